@@ -1,0 +1,66 @@
+# One entry point for developers and CI. `make test` runs everything CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+# The collection seen where Ansible looks for it: build/collections/ansible_collections/webstack/circus.
+COLLECTIONS := $(CURDIR)/build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/webstack/circus
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONPATH := $(COLLECTIONS)
+
+# Debian packages the checks call: shellcheck for ansible-test's shellcheck sanity test.
+HOST_PACKAGES := shellcheck
+
+.PHONY: help venv host-packages test lint sanity unit integration docs clean
+
+help:
+	@echo "make test         everything CI runs: lint, sanity, unit, integration, docs"
+	@echo "make lint         ruff, yamllint, ansible-lint (production profile)"
+	@echo "make sanity       ansible-test sanity, no ignore files"
+	@echo "make unit         unit tests (no daemon)"
+	@echo "make integration  modules against a real circusd"
+	@echo "make docs         build and install the collection, check ansible-doc"
+
+$(BIN)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed $(COLLECTION_LINK)
+
+host-packages:
+	@missing=$$(for p in $(HOST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+test: lint sanity unit integration docs
+
+lint: venv
+	ruff check .
+	ruff format --check .
+	yamllint --strict .
+	ansible-lint
+
+sanity: venv host-packages
+	VENV=$(VENV) scripts/sanity.sh
+
+unit: venv
+	pytest tests/unit
+
+integration: venv
+	pytest tests/integration
+
+docs: venv
+	scripts/check-docs.sh
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,187 @@
+# Copyright (c) 2026, webstack.circus contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A small client for circusd that drives circusctl, shared by the circus_* modules.
+
+circusctl is always called with --json, an explicit --endpoint and --timeout, and
+LC_ALL=C. Observed on circus 0.19.0: with --json circusctl exits 0 even when circusd
+refuses a command (the reply's "status" is "error"), and an unreachable daemon looks
+exactly like a slow command ("Timed out.", rc 1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible.module_utils.basic import env_fallback
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+
+# circusd answers a command sent while another one runs with this reason (errno 5,
+# which circus also uses for other command errors, so the reason is what is matched).
+BUSY_REASON = "arbiter is already running"
+NOT_FOUND_SUFFIX = " not found"
+
+RUNNING_STATES = ("active", "starting")
+
+CONNECTION_ARGUMENT_SPEC = dict(
+    endpoint=dict(type="str", fallback=(env_fallback, ["CIRCUSCTL_ENDPOINT"])),
+    timeout=dict(type="int", default=30),
+    circusctl_path=dict(type="path"),
+)
+
+
+class CircusError(Exception):
+    """circusctl failed or circusd refused a command; details go into fail_json."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class WatcherNotFound(CircusError):
+    pass
+
+
+class CircusClient:
+    """Runs circusctl commands and returns circusd's parsed JSON replies."""
+
+    def __init__(
+        self,
+        module,
+        circusctl,
+        endpoint,
+        timeout,
+        busy_retries=10,
+        busy_delay=0.5,
+        sleep=time.sleep,
+    ):
+        self.module = module
+        self.circusctl = circusctl
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.busy_retries = busy_retries
+        self.busy_delay = busy_delay
+        self.sleep = sleep
+
+    @classmethod
+    def from_module(cls, module):
+        """Build a client from the options in CONNECTION_ARGUMENT_SPEC, or fail the module."""
+        circusctl = module.params["circusctl_path"]
+        if circusctl is None:
+            circusctl = module.get_bin_path("circusctl", required=False)
+            if circusctl is None:
+                module.fail_json(
+                    msg="circusctl was not found on the PATH; install circus or "
+                    "set circusctl_path (for example /opt/circus/bin/circusctl)"
+                )
+        elif not (os.path.isfile(circusctl) and os.access(circusctl, os.X_OK)):
+            module.fail_json(msg=f"circusctl_path {circusctl} is not an executable file")
+        if module.params["timeout"] < 1:
+            module.fail_json(
+                msg=f"timeout must be at least 1 second, got {module.params['timeout']}"
+            )
+        endpoint = module.params["endpoint"] or DEFAULT_ENDPOINT
+        return cls(module, circusctl, endpoint, module.params["timeout"])
+
+    def call(self, *args):
+        """Run one circusctl command; retry while circusd is busy with another command."""
+        cmd = [self.circusctl, "--endpoint", self.endpoint, "--timeout", str(self.timeout)]
+        cmd += ["--json", *args]
+        attempt = 0
+        while True:
+            rc, stdout, stderr = self.module.run_command(cmd, environ_update={"LC_ALL": "C"})
+            reply = self._parse(cmd, rc, stdout, stderr)
+            if reply.get("status") != "error":
+                return reply
+            reason = reply.get("reason", "")
+            if reason.startswith(BUSY_REASON) and attempt < self.busy_retries:
+                attempt += 1
+                self.sleep(self.busy_delay)
+                continue
+            error = WatcherNotFound if reason.endswith(NOT_FOUND_SUFFIX) else CircusError
+            raise error(
+                f"circusd at {self.endpoint} refused '{' '.join(args)}': {reason}",
+                cmd=cmd,
+                rc=rc,
+                stdout=stdout,
+                stderr=stderr,
+                reply=reply,
+            )
+
+    def _parse(self, cmd, rc, stdout, stderr):
+        details = dict(cmd=cmd, rc=rc, stdout=stdout, stderr=stderr)
+        if rc != 0:
+            if "Timed out." in stdout + stderr:
+                raise CircusError(
+                    f"circusctl timed out after {self.timeout}s talking to circusd at "
+                    f"{self.endpoint}: check that circusd is running and that this is its "
+                    "control endpoint; if it is, the command took longer than timeout",
+                    **details,
+                )
+            last_line = ((stderr or stdout).strip().splitlines() or ["no output"])[-1]
+            raise CircusError(
+                f"circusctl failed with rc {rc}: {last_line}",
+                **details,
+            )
+        try:
+            reply = json.loads(stdout)
+        except ValueError:
+            raise CircusError("circusctl printed something that is not JSON", **details) from None
+        if not isinstance(reply, dict) or "status" not in reply:
+            raise CircusError("circusctl replied without a status", **details)
+        return reply
+
+    # Reads
+
+    def watchers(self):
+        return self.call("list")["watchers"]
+
+    def watcher(self, name):
+        """Status, configured numprocesses and live pids of one watcher."""
+        try:
+            status = self.call("status", name)["status"]
+        except WatcherNotFound as e:
+            known = ", ".join(self.watchers()) or "none"
+            raise WatcherNotFound(
+                f"circusd at {self.endpoint} has no watcher named {name} (it has: {known})",
+                **e.details,
+            ) from e
+        return dict(
+            status=status,
+            numprocesses=self.call("get", name, "numprocesses")["options"]["numprocesses"],
+            pids=sorted(self.call("list", name)["pids"]),
+        )
+
+    def stats(self, name):
+        return self.call("stats", name)["info"]
+
+    def sockets(self):
+        return self.call("listsockets")["sockets"]
+
+    # Changes: each waits for circusd to finish when wait is true.
+
+    def set_numprocesses(self, name, numprocesses, wait):
+        self.call("set", name, "numprocesses", str(numprocesses), *self._waiting(wait))
+
+    def start(self, name, wait):
+        self.call("start", name, *self._waiting(wait))
+
+    def stop(self, name, wait):
+        self.call("stop", name, *self._waiting(wait))
+
+    def reload(self, name, sequential, wait):
+        """Graceful reload: new processes first unless sequential; returns pid changes."""
+        extra = ["--sequential"] if sequential else []
+        return self.call("reload", name, *(self._waiting(wait) + extra)).get("info") or {}
+
+    def restart(self, name, wait):
+        return self.call("restart", name, *self._waiting(wait)).get("info") or {}
+
+    @staticmethod
+    def _waiting(wait):
+        return ["--waiting"] if wait else []

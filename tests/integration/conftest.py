@@ -1,0 +1,84 @@
+"""A real circusd for the integration tests, started fresh for each test."""
+
+import dataclasses
+import json
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+BIN = pathlib.Path(sys.executable).parent
+CIRCUS_INI = """\
+[circus]
+endpoint = {endpoint}
+pubsub_endpoint = ipc://{tmp}/pubsub.sock
+multicast_endpoint =
+statsd = False
+check_delay = 1
+
+[watcher:sleeper]
+cmd = sleep 100000
+numprocesses = 2
+graceful_timeout = 2
+
+[watcher:other]
+cmd = sleep 100000
+numprocesses = 1
+
+[socket:web]
+host = 127.0.0.1
+port = {port}
+"""
+
+
+@dataclasses.dataclass
+class Circusd:
+    endpoint: str
+    circusctl: str
+    socket_port: int
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(circusctl, endpoint):
+    result = subprocess.run(
+        [circusctl, "--endpoint", endpoint, "--timeout", "2", "--json", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode == 0 and json.loads(result.stdout).get("status") == "ok"
+
+
+@pytest.fixture
+def circusd(tmp_path):
+    endpoint = f"ipc://{tmp_path}/circusd.sock"
+    circusctl = str(BIN / "circusctl")
+    port = free_port()
+    ini = tmp_path / "circus.ini"
+    ini.write_text(CIRCUS_INI.format(endpoint=endpoint, tmp=tmp_path, port=port))
+    with open(tmp_path / "circusd.log", "w") as log:
+        daemon = subprocess.Popen(
+            [str(BIN / "circusd"), str(ini)], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not answers(circusctl, endpoint):
+            assert daemon.poll() is None, (tmp_path / "circusd.log").read_text()
+            assert time.monotonic() < deadline, "circusd did not answer within 30 s"
+            time.sleep(0.2)
+        yield Circusd(endpoint=endpoint, circusctl=circusctl, socket_port=port)
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()

@@ -1,0 +1,136 @@
+import pytest
+from circus_fakes import CIRCUSCTL, ENDPOINT, TIMED_OUT, FakeModule
+
+from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
+    CircusClient,
+    CircusError,
+    WatcherNotFound,
+)
+
+
+def make_client(answers, busy_retries=3):
+    """A client on a FakeModule; the delays it sleeps are kept in client.module.sleeps."""
+    module = FakeModule(answers)
+    module.sleeps = []
+    return CircusClient(
+        module,
+        CIRCUSCTL,
+        ENDPOINT,
+        30,
+        busy_retries=busy_retries,
+        busy_delay=0.25,
+        sleep=module.sleeps.append,
+    )
+
+
+def test_watcher_reads_status_configured_target_and_pids(replies):
+    client = make_client(
+        {
+            "status sleeper": replies["status sleeper"],
+            "get sleeper numprocesses": replies["get sleeper numprocesses"],
+            "list sleeper": replies["list sleeper"],
+        }
+    )
+    assert client.watcher("sleeper") == dict(status="active", numprocesses=2, pids=[2251, 2252])
+    assert client.module.calls == ["status sleeper", "get sleeper numprocesses", "list sleeper"]
+
+
+def test_error_reply_with_exit_code_zero_is_an_error(replies):
+    client = make_client({"stop sleeper --waiting": replies["status nosuch"]})
+    with pytest.raises(CircusError) as raised:
+        client.stop("sleeper", wait=True)
+    assert raised.value.message == (
+        f"circusd at {ENDPOINT} refused 'stop sleeper --waiting': program nosuch not found"
+    )
+    assert raised.value.details["reply"]["errno"] == 3
+
+
+def test_unknown_watcher_names_the_watchers_circusd_has(replies):
+    client = make_client({"status nosuch": replies["status nosuch"], "list": replies["list"]})
+    with pytest.raises(WatcherNotFound) as raised:
+        client.watcher("nosuch")
+    assert raised.value.message == (
+        f"circusd at {ENDPOINT} has no watcher named nosuch (it has: sleeper, web)"
+    )
+
+
+def test_busy_arbiter_is_retried_then_succeeds(replies):
+    client = make_client(
+        {
+            "reload sleeper --waiting": [
+                replies["busy"],
+                replies["busy"],
+                replies["reload sleeper --waiting"],
+            ],
+        }
+    )
+    assert client.reload("sleeper", sequential=False, wait=True) == {
+        "stopped": [2340],
+        "started": [2348],
+        "kept": [],
+    }
+    assert client.module.calls == ["reload sleeper --waiting"] * 3
+    assert client.module.sleeps == [0.25, 0.25]
+
+
+def test_busy_arbiter_gives_up_after_bounded_retries(replies):
+    client = make_client({"start sleeper --waiting": [replies["busy"]] * 3}, busy_retries=2)
+    with pytest.raises(CircusError, match="arbiter is already running watcher_reload"):
+        client.start("sleeper", wait=True)
+    assert len(client.module.calls) == 3
+
+
+def test_timeout_names_the_endpoint():
+    client = make_client({"list": (1, "", TIMED_OUT)})
+    with pytest.raises(CircusError) as raised:
+        client.watchers()
+    assert ENDPOINT in raised.value.message
+    assert "timed out after 30s" in raised.value.message
+    assert raised.value.details["rc"] == 1
+
+
+def test_other_client_failure_reports_last_line_of_stderr():
+    client = make_client({"list": (1, "", "Traceback...\nValueError: boom\n")})
+    with pytest.raises(CircusError, match=r"rc 1: ValueError: boom$"):
+        client.watchers()
+
+
+def test_output_that_is_not_json_is_an_error():
+    client = make_client({"list": (0, "ok\n", "")})
+    with pytest.raises(CircusError, match="not JSON"):
+        client.watchers()
+
+
+@pytest.mark.parametrize(
+    ("sequential", "wait", "command"),
+    [
+        (False, True, "reload sleeper --waiting"),
+        (True, True, "reload sleeper --waiting --sequential"),
+        (False, False, "reload sleeper"),
+    ],
+)
+def test_reload_arguments(replies, sequential, wait, command):
+    client = make_client({command: replies["reload sleeper --waiting"]})
+    client.reload("sleeper", sequential=sequential, wait=wait)
+    assert client.module.calls == [command]
+
+
+def test_changes_without_waiting_return_no_pids(replies):
+    client = make_client({"restart sleeper": replies["stop sleeper"]})
+    assert client.restart("sleeper", wait=False) == {}
+
+
+def test_set_numprocesses_sends_the_number(replies):
+    client = make_client(
+        {"set sleeper numprocesses 3 --waiting": replies["set sleeper numprocesses 3 --waiting"]}
+    )
+    client.set_numprocesses("sleeper", 3, wait=True)
+    assert client.module.calls == ["set sleeper numprocesses 3 --waiting"]
+
+
+def test_sockets_and_stats(replies):
+    client = make_client(
+        {"listsockets": replies["listsockets"], "stats sleeper": replies["stats sleeper"]}
+    )
+    assert client.sockets()[0]["port"] == 18765
+    assert sorted(client.stats("sleeper")) == ["2251", "2252"]
