@@ -8,13 +8,13 @@ out=$root/build/docs
 rm -rf "$out"
 mkdir -p "$out/dist" "$out/collections"
 
-ansible-galaxy collection build --output-path "$out/dist" "$root"
-ansible-galaxy collection install --collections-path "$out/collections" \
-    "$out"/dist/webstack-circus-*.tar.gz
-
+# Only the installed artifact may be seen, not the working tree.
 export ANSIBLE_COLLECTIONS_PATH=$out/collections
-# Check that what was built is what ansible-doc reads, not the working tree.
 unset PYTHONPATH
+
+ansible-galaxy collection build --output-path "$out/dist" "$root"
+ansible-galaxy collection install --force --collections-path "$out/collections" \
+    "$out"/dist/webstack-circus-*.tar.gz
 
 check() {
     local plugin=$1
