@@ -17,7 +17,7 @@ export PYTHONPATH := $(COLLECTIONS)
 # Debian packages the checks call: shellcheck for ansible-test's shellcheck sanity test.
 HOST_PACKAGES := shellcheck
 
-.PHONY: help venv host-packages test lint sanity unit integration docs clean
+.PHONY: help venv host-packages test lint sanity unit integration docs molecule demo demo-clean clean
 
 help:
 	@echo "make test         everything CI runs: lint, sanity, unit, integration, docs"
@@ -26,6 +26,9 @@ help:
 	@echo "make unit         unit tests (no daemon)"
 	@echo "make integration  modules against a real circusd"
 	@echo "make docs         build and install the collection, check ansible-doc"
+	@echo "make molecule     the roles on Debian 12 and 13 systemd containers (starts Docker)"
+	@echo "make demo         deploy the demo app into a local container, print its URL"
+	@echo "make demo-clean   remove the demo container"
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +45,7 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
 
-test: lint sanity unit integration docs
+test: lint sanity unit integration docs molecule
 
 lint: venv
 	ruff check .
@@ -55,12 +58,25 @@ sanity: venv host-packages
 
 unit: venv
 	pytest tests/unit
+	cd demo && PYTHONDONTWRITEBYTECODE=1 DJANGO_SECRET_KEY=unit-tests DJANGO_DB_PATH=:memory: \
+		python manage.py test
 
 integration: venv
 	pytest tests/integration
 
 docs: venv
 	scripts/check-docs.sh
+
+molecule: venv
+	scripts/docker-engine.sh
+	scripts/base-images.sh bookworm trixie
+	molecule test --all
+
+demo: venv
+	scripts/demo.sh
+
+demo-clean:
+	scripts/demo.sh clean
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -16,24 +16,29 @@ ansible-galaxy collection build --output-path "$out/dist" "$root"
 ansible-galaxy collection install --force --collections-path "$out/collections" \
     "$out"/dist/webstack-circus-*.tar.gz
 
+# check TYPE NAME TEXT...: ansible-doc -t TYPE NAME shows every TEXT.
 check() {
-    local plugin=$1
-    shift
+    local type=$1 name=$2
+    shift 2
     local text
-    text=$(ansible-doc "$plugin")
+    text=$(ansible-doc -t "$type" "$name")
     for expected in "$@"; do
         if ! grep -qF -- "$expected" <<<"$text"; then
-            echo "ansible-doc $plugin lacks: $expected" >&2
+            echo "ansible-doc -t $type $name lacks: $expected" >&2
             exit 1
         fi
     done
-    echo "ansible-doc $plugin: complete"
+    echo "ansible-doc -t $type $name: complete"
 }
 
-check webstack.circus.circus_watcher "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
+check module webstack.circus.circus_watcher "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
     "numprocesses" "sequential" "circusctl_path" "endpoint" "started_pids"
-check webstack.circus.circus_info "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
+check module webstack.circus.circus_info "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
     "stats" "sockets" "watchers"
+check role webstack.circus.circus "circus_version" "circus_endpoint" "circus_include_dir"
+check role webstack.circus.django_app "django_app_name" "django_app_source" \
+    "django_app_numprocesses" "django_app_secret_env" "django_app_migrate"
+check role webstack.circus.nginx_proxy "nginx_proxy_sites" "upstreams" "static_root"
 
 if tar -tzf "$out"/dist/webstack-circus-*.tar.gz | grep -E '^(tests|build|\.venv|scripts)/'; then
     echo "the artifact holds development files (see build_ignore in galaxy.yml)" >&2

@@ -1,7 +1,9 @@
-"""A real circusd for the integration tests, started fresh for each test."""
+"""A real circusd for the integration tests, started fresh for each test, and
+ansible-playbook run on this collection."""
 
 import dataclasses
 import json
+import os
 import pathlib
 import socket
 import subprocess
@@ -11,6 +13,8 @@ import time
 import pytest
 
 BIN = pathlib.Path(sys.executable).parent
+HERE = pathlib.Path(__file__).parent
+COLLECTIONS = HERE.parents[1] / "build" / "collections"
 CIRCUS_INI = """\
 [circus]
 endpoint = {endpoint}
@@ -82,3 +86,26 @@ def circusd(tmp_path):
         except subprocess.TimeoutExpired:
             daemon.kill()
             daemon.wait()
+
+
+@pytest.fixture
+def ansible_playbook():
+    """Runs ansible-playbook with a playbook path relative to tests/integration."""
+
+    def run(playbook, *args):
+        env = dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_LOCALHOST_WARNING="false",
+            ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        )
+        return subprocess.run(
+            [str(BIN / "ansible-playbook"), str(HERE / playbook), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+
+    return run

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from circus_fakes import REPLIES
 
 

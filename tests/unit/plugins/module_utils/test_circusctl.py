@@ -1,11 +1,11 @@
 import pytest
-from circus_fakes import CIRCUSCTL, ENDPOINT, TIMED_OUT, FakeModule
 
 from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
     CircusClient,
     CircusError,
     WatcherNotFound,
 )
+from circus_fakes import CIRCUSCTL, ENDPOINT, TIMED_OUT, FakeModule
 
 
 def make_client(answers, busy_retries=3):

@@ -1,10 +1,9 @@
-from circus_fakes import CIRCUSCTL, ENDPOINT, FakeModule
-
 from ansible_collections.webstack.circus.plugins.module_utils.circusctl import CircusClient
 from ansible_collections.webstack.circus.plugins.modules.circus_info import (
     process_stats,
     read_watcher,
 )
+from circus_fakes import CIRCUSCTL, ENDPOINT, FakeModule
 
 
 def test_process_stats_sorts_by_numeric_pid():

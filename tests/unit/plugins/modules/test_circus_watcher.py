@@ -1,5 +1,4 @@
 import pytest
-from circus_fakes import CIRCUSCTL, ENDPOINT, FakeModule
 
 from ansible_collections.webstack.circus.plugins.module_utils.circusctl import CircusClient
 from ansible_collections.webstack.circus.plugins.modules.circus_watcher import (
@@ -8,6 +7,7 @@ from ansible_collections.webstack.circus.plugins.modules.circus_watcher import (
     plan_changes,
     predict,
 )
+from circus_fakes import CIRCUSCTL, ENDPOINT, FakeModule
 
 ACTIVE_2 = dict(status="active", numprocesses=2)
 STOPPED_2 = dict(status="stopped", numprocesses=2)

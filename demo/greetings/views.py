@@ -1,0 +1,29 @@
+import time
+
+from django.db import connection
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from greetings.models import Greeting
+
+
+def index(request):
+    """Reads the database on every request; writes nothing."""
+    return render(
+        request,
+        "greetings/index.html",
+        {"count": Greeting.objects.count(), "latest": Greeting.objects.first()},
+    )
+
+
+def healthz(request):
+    """200 "ok" once the worker can reach its database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def work(request):
+    """Answers after a fixed 0.3 s of simulated work: the benchmarks' slow request."""
+    time.sleep(0.3)
+    return HttpResponse("worked\n", content_type="text/plain")

@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import path
+
+from greetings import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("healthz", views.healthz, name="healthz"),
+    path("work", views.work, name="work"),
+    path("admin/", admin.site.urls),
+]

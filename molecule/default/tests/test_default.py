@@ -1,0 +1,105 @@
+"""The demo deployed by site.yml answers through nginx, served by Chaussette under Circus."""
+
+import json
+
+import pytest
+
+# Fetches a URL from inside the container (a minimal host has python3 but no curl) and
+# prints status, headers and body as JSON.
+HTTP_GET = """
+import json, sys, urllib.error, urllib.request
+try:
+    answer = urllib.request.urlopen(sys.argv[1], timeout=10)
+except urllib.error.HTTPError as error:
+    answer = error
+print(json.dumps({"status": answer.status, "headers": answer.headers.items(),
+                  "body": answer.read().decode()}))
+"""
+
+
+def http_get(host, path):
+    """Status, headers (each name mapped to its values joined by ", ") and body."""
+    result = host.run("python3 -c %s %s", HTTP_GET, "http://127.0.0.1" + path)
+    assert result.rc == 0, result.stderr
+    answer = json.loads(result.stdout)
+    headers = {}
+    for name, value in answer["headers"]:
+        headers[name] = headers[name] + ", " + value if name in headers else value
+    answer["headers"] = headers
+    return answer
+
+
+@pytest.fixture
+def demo(host):
+    return host.ansible.get_variables()
+
+
+def test_page_reads_the_database_through_nginx(host):
+    answer = http_get(host, "/")
+    assert answer["status"] == 200
+    assert "webstack.circus demo" in answer["body"]
+    assert answer["headers"]["Server"] == "nginx"
+
+
+def test_health_view_answers(host):
+    answer = http_get(host, "/healthz")
+    assert answer["status"] == 200
+    assert answer["body"].strip() == "ok"
+
+
+def test_static_file_is_served_by_nginx_with_cache_headers(host):
+    answer = http_get(host, "/static/greetings/site.css")
+    assert answer["status"] == 200
+    assert "webstack-demo-static" in answer["body"]
+    assert answer["headers"]["Cache-Control"] == "max-age=2592000, public"
+    assert "Expires" in answer["headers"]
+    # nginx served it from the collected files, not Django.
+    assert host.file("/srv/demo/static/greetings/site.css").exists
+
+
+def test_circusd_runs_under_systemd(host):
+    circusd = host.service("circusd")
+    assert circusd.is_running
+    assert circusd.is_enabled
+
+
+def test_configured_number_of_workers_run_as_the_app_user(host, demo):
+    processes = [
+        line.split(None, 1) for line in host.check_output("ps -eo user:32=,args=").splitlines()
+    ]
+    workers = [user for user, args in processes if "/bin/chaussette --fd" in args]
+    assert workers == ["demo"] * demo["django_app_numprocesses"]
+
+
+def test_app_socket_is_held_by_circusd(host):
+    assert host.socket("tcp://127.0.0.1:8000").is_listening
+    sockets = json.loads(
+        host.check_output(
+            "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --json listsockets"
+        )
+    )["sockets"]
+    assert [(each["name"], each["host"], each["port"]) for each in sockets] == [
+        ("demo", "127.0.0.1", 8000)
+    ]
+
+
+def test_control_endpoint_is_reachable_by_root_only(host):
+    run_dir = host.file("/run/circus")
+    assert run_dir.mode == 0o750
+    assert run_dir.user == "root"
+
+
+def test_secrets_file_is_private(host):
+    watcher = host.file("/etc/circus/conf.d/demo.ini")
+    assert watcher.mode == 0o640
+    assert watcher.user == "root"
+
+
+def test_nginx_configuration_is_valid_and_hides_its_version(host):
+    assert host.run("nginx -t").rc == 0
+    assert not host.file("/etc/nginx/sites-enabled/default").exists
+    assert http_get(host, "/")["headers"]["Server"] == "nginx"
+
+
+def test_no_multicast_discovery(host):
+    assert not host.socket("udp://0.0.0.0:12027").is_listening

@@ -1,0 +1,59 @@
+"""Bad role variables are refused, with a message that names them, before any change."""
+
+import json
+import pathlib
+
+import pytest
+
+DEMO = pathlib.Path(__file__).parents[2] / "demo"
+
+GOOD_APP = {
+    "django_app_name": "shop",
+    "django_app_source": str(DEMO),
+    "django_app_wsgi_application": "mysite.wsgi.application",
+    "django_app_settings_module": "mysite.settings",
+}
+GOOD_SITE = {"name": "shop", "upstreams": ["127.0.0.1:8000"]}
+
+CASES = [
+    ("circus", {"circus_endpoint": "http://127.0.0.1:5555"}, "must start with ipc:// or tcp://"),
+    ("circus", {"circus_run_dir": "/var/run/circus"}, "directly under /run"),
+    ("circus", {"circus_loglevel": "chatty"}, "circus_loglevel"),
+    ("circus", {"circus_check_delay": "soon"}, "circus_check_delay"),
+    (
+        "django_app",
+        {k: v for k, v in GOOD_APP.items() if k != "django_app_name"},
+        "django_app_name",
+    ),
+    ("django_app", dict(GOOD_APP, django_app_name="My Shop"), "lower-case identifier"),
+    ("django_app", dict(GOOD_APP, django_app_source="/nonexistent/shop"), "read as a directory"),
+    ("django_app", dict(GOOD_APP, django_app_wsgi_application="shop"), "dotted Python paths"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_chaussette_backend="waitress"),
+        "Invalid host/port specified",
+    ),
+    ("django_app", dict(GOOD_APP, django_app_server="uwsgi"), "uwsgi with backend wsgiref"),
+    ("django_app", dict(GOOD_APP, django_app_numprocesses=-1), "django_app_numprocesses"),
+    ("django_app", dict(GOOD_APP, django_app_socket_port=70000), "django_app_socket_port"),
+    ("django_app", dict(GOOD_APP, django_app_migrate="sometimes"), "django_app_migrate"),
+    ("django_app", dict(GOOD_APP, django_app_env={"BAD NAME": "x"}), "names given: BAD NAME"),
+    ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "two\nlines"}), "single lines"),
+    ("nginx_proxy", {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["shop"])]}, "host:port"),
+    ("nginx_proxy", {"nginx_proxy_sites": [{"name": "shop"}]}, "upstreams"),
+    ("nginx_proxy", {"nginx_proxy_sites": [GOOD_SITE, GOOD_SITE]}, "must be unique"),
+]
+
+
+@pytest.mark.parametrize(("role", "variables", "message"), CASES)
+def test_bad_variables_stop_the_role_before_it_changes_anything(
+    tmp_path, ansible_playbook, role, variables, message
+):
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(dict(variables, role_under_test=role)))
+    result = ansible_playbook("roles/preflight.yml", "--check", "-e", "@" + str(extra))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert message in output, output
+    # The role stopped in its first tasks: nothing but validation ran.
+    assert "changed=0" in output, output
