@@ -2,7 +2,8 @@
 
 Sends GET requests from CLIENTS threads to URL for DURATION seconds (a bounded run on
 loopback or a container of ours), and meanwhile runs COMMAND (a reload) every INTERVAL
-seconds. Prints and writes as JSON: requests sent, failures by kind, reload durations.
+seconds, at most TIMES times. Prints and writes as JSON: requests sent, failures by
+kind, how long each COMMAND took.
 
   python3 bench/reload_under_load.py --url http://127.0.0.1:8081/work \\
       --command "docker exec webstack-demo /opt/circus/bin/circusctl \\
@@ -45,6 +46,7 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--interval", type=float, default=5.0)
+    parser.add_argument("--times", type=int, default=0, help="run COMMAND at most this often")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -59,7 +61,7 @@ def main():
         client.start()
     reloads = []
     next_reload = start + args.interval / 2
-    while next_reload < deadline - 1:
+    while next_reload < deadline - 1 and not (args.times and len(reloads) >= args.times):
         time.sleep(max(0.0, next_reload - time.monotonic()))
         began = time.monotonic()
         done = subprocess.run(

@@ -27,10 +27,15 @@ command -v debootstrap >/dev/null || {
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# An image records the hash of this script and of the CA certificates it was built with,
+# so that a changed recipe rebuilds it instead of leaving an old image in the cache.
+recipe=$(cat "$0" /usr/local/share/ca-certificates/*.crt 2>/dev/null | sha256sum | cut -c1-16)
+
 for release in "${releases[@]}"; do
     image=webstack-circus/debian:$release
-    if [ "${FORCE:-0}" != 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
-        echo "$image exists"
+    built=$(docker image inspect -f '{{ index .Config.Labels "webstack.recipe" }}' "$image" 2>/dev/null || true)
+    if [ "${FORCE:-0}" != 1 ] && [ "$built" = "$recipe" ]; then
+        echo "$image is up to date"
         continue
     fi
     echo "building $image from $mirror"
@@ -60,6 +65,7 @@ RUN update-ca-certificates \\
  && apt-get clean \\
  && systemctl mask tmp.mount
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+LABEL webstack.recipe=$recipe
 STOPSIGNAL SIGRTMIN+3
 CMD ["/lib/systemd/systemd"]
 DOCKERFILE

@@ -22,7 +22,7 @@ fi
 if [ -z "$(docker ps -q --filter "name=^$name$")" ]; then
     docker rm -f "$name" >/dev/null 2>&1 || true
     docker run -d --name "$name" --hostname "$name" \
-        --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
+        --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec \
         -v /sys/fs/cgroup:/sys/fs/cgroup:ro \
         -p "127.0.0.1:$port:80" \
         "webstack-circus/debian:$release" >/dev/null

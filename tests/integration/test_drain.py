@@ -1,4 +1,5 @@
-"""webstack_drain makes a real Chaussette worker finish its request on SIGTERM."""
+"""On SIGTERM, a real worker of every server the django_app role offers finishes the
+request it is serving: Chaussette with webstack_drain, and gunicorn by itself."""
 
 import os
 import pathlib
@@ -12,7 +13,26 @@ import pytest
 
 HERE = pathlib.Path(__file__).parent
 DRAIN = HERE.parents[1] / "roles" / "django_app" / "files"
-CHAUSSETTE = pathlib.Path(sys.executable).parent / "chaussette"
+BIN = pathlib.Path(sys.executable).parent
+# The worker command lines, as the django_app role runs them (with a port, not Circus's fd).
+SERVERS = {
+    "chaussette": [str(BIN / "chaussette"), "slow_app.application"],
+    "chaussette with drain": [
+        str(BIN / "chaussette"),
+        "--pre-hook",
+        "webstack_drain.install",
+        "slow_app.application",
+    ],
+    "gunicorn": [
+        str(BIN / "gunicorn"),
+        "--workers",
+        "1",
+        "--graceful-timeout",
+        "10",
+        "--no-control-socket",
+        "slow_app:application",
+    ],
+}
 
 
 def free_port():
@@ -21,20 +41,17 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start_worker(port, drain):
-    hook = ["--pre-hook", "webstack_drain.install"] if drain else []
-    env = dict(os.environ, PYTHONPATH=f"{DRAIN}:{HERE / 'drain'}")
+def start_worker(port, server):
+    command, *args = SERVERS[server]
+    address = (
+        ["--bind", f"127.0.0.1:{port}"]
+        if server == "gunicorn"
+        else ["--host", "127.0.0.1", "--port", str(port)]
+    )
     worker = subprocess.Popen(
-        [
-            str(CHAUSSETTE),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *hook,
-            "slow_app.application",
-        ],
-        env=env,
+        [command, *address, *args],
+        cwd=HERE / "drain",
+        env=dict(os.environ, PYTHONPATH=f"{DRAIN}:{HERE / 'drain'}"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -69,19 +86,21 @@ def port():
     return free_port()
 
 
-def test_request_in_progress_is_answered_then_the_worker_exits(port):
-    worker = start_worker(port, drain=True)
+@pytest.mark.parametrize("server", ["chaussette with drain", "gunicorn"])
+def test_request_in_progress_is_answered_then_the_worker_exits(port, server):
+    worker = start_worker(port, server)
     try:
         answer = get_slow_while_terminated(worker, port)
-        assert answer.startswith(b"HTTP/1.0 200 OK")
+        assert answer.split(b"\r\n", 1)[0].endswith(b" 200 OK")
         assert answer.endswith(b"done\n")
         assert worker.wait(timeout=5) == 0
     finally:
         worker.kill()
 
 
-def test_idle_worker_exits_promptly(port):
-    worker = start_worker(port, drain=True)
+@pytest.mark.parametrize("server", ["chaussette with drain", "gunicorn"])
+def test_idle_worker_exits_promptly(port, server):
+    worker = start_worker(port, server)
     try:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=3) == 0
@@ -89,9 +108,9 @@ def test_idle_worker_exits_promptly(port):
         worker.kill()
 
 
-def test_without_drain_the_request_is_lost(port):
-    """The control: plain Chaussette dies mid-request, so the test above can fail."""
-    worker = start_worker(port, drain=False)
+def test_without_drain_chaussette_loses_the_request(port):
+    """The control: plain Chaussette dies mid-request, so the tests above can fail."""
+    worker = start_worker(port, "chaussette")
     try:
         assert get_slow_while_terminated(worker, port) == b""
         assert worker.wait(timeout=5) == -signal.SIGTERM

@@ -67,8 +67,13 @@ def test_configured_number_of_workers_run_as_the_app_user(host, demo):
     processes = [
         line.split(None, 1) for line in host.check_output("ps -eo user:32=,args=").splitlines()
     ]
-    workers = [user for user, args in processes if "/bin/chaussette --fd" in args]
-    assert workers == ["demo"] * demo["django_app_numprocesses"]
+    if demo.get("django_app_server") == "gunicorn":
+        # Each Circus process is a gunicorn master with one worker.
+        marker, per_process = "/bin/gunicorn --bind fd://", 2
+    else:
+        marker, per_process = "/bin/chaussette --fd", 1
+    workers = [user for user, args in processes if marker in args]
+    assert workers == ["demo"] * demo["django_app_numprocesses"] * per_process
 
 
 def test_app_socket_is_held_by_circusd(host):
