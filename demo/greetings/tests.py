@@ -50,6 +50,11 @@ class WorkTests(SimpleTestCase):
         self.assertEqual(answer.status_code, 200)
         self.assertEqual(answer.content, b"worked\n")
 
+    def test_work_accepts_post_without_csrf_token(self):
+        client = self.client_class(enforce_csrf_checks=True)
+        answer = client.post("/work")
+        self.assertEqual(answer.status_code, 200)
+
 
 class ProxyHeadersTests(SimpleTestCase):
     def test_forwarded_proto_https_makes_the_request_secure(self):

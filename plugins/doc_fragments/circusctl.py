@@ -37,5 +37,6 @@ requirements:
 notes:
   - circusctl is run with C(--json), an explicit C(--endpoint) and C(--timeout), and
     C(LC_ALL=C). A command refused because circusd is busy with another one
-    (C(arbiter is already running ...)) is retried a few times.
+    (C(arbiter is already running ...)) is retried every half second for up to
+    O(timeout) seconds.
 """

@@ -56,7 +56,7 @@ class CircusClient:
         circusctl,
         endpoint,
         timeout,
-        busy_retries=10,
+        busy_retries=None,
         busy_delay=0.5,
         sleep=time.sleep,
     ):
@@ -64,7 +64,9 @@ class CircusClient:
         self.circusctl = circusctl
         self.endpoint = endpoint
         self.timeout = timeout
-        self.busy_retries = busy_retries
+        # A busy arbiter (a reloadconfig, a slow reload) is waited for as long as one
+        # command may take.
+        self.busy_retries = int(timeout / busy_delay) if busy_retries is None else busy_retries
         self.busy_delay = busy_delay
         self.sleep = sleep
 

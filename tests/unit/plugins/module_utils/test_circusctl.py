@@ -80,6 +80,11 @@ def test_busy_arbiter_gives_up_after_bounded_retries(replies):
     assert len(client.module.calls) == 3
 
 
+def test_busy_arbiter_is_waited_for_up_to_the_timeout():
+    client = CircusClient(FakeModule({}), CIRCUSCTL, ENDPOINT, 30)
+    assert (client.busy_retries, client.busy_delay) == (60, 0.5)
+
+
 def test_timeout_names_the_endpoint():
     client = make_client({"list": (1, "", TIMED_OUT)})
     with pytest.raises(CircusError) as raised:

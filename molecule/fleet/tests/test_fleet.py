@@ -1,0 +1,142 @@
+"""Every request through the proxy succeeds while the app hosts are reloaded, redeployed
+and scaled; with the workers' drain turned off, the same reloads lose requests.
+
+The load is POST /work (0.3 s per request): nginx never retries a POST on the other app
+host, so a request that a worker drops reaches the client as an error.
+"""
+
+import collections
+import http.client
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+import testinfra
+
+# The load and the operations run once, from the controller, not once per host.
+testinfra_hosts = ["webstack-fleet-proxy"]
+
+PROXY = ("127.0.0.1", 18480)
+PROJECT = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+RELOAD_BOTH = (
+    "name=demo state=reloaded endpoint=ipc:///run/circus/circusd.sock "
+    "circusctl_path=/opt/circus/bin/circusctl"
+)
+
+
+class Load:
+    """CLIENTS threads sending POST /work through the proxy until the block ends
+    (at most LIMIT seconds), counting outcomes."""
+
+    CLIENTS = 8
+    LIMIT = 600
+
+    def __enter__(self):
+        self.tally = collections.Counter()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.deadline = time.monotonic() + self.LIMIT
+        self.threads = [threading.Thread(target=self.client) for _client in range(self.CLIENTS)]
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+        print("requests through the proxy:", dict(self.tally))
+
+    def client(self):
+        while not self.stop.is_set() and time.monotonic() < self.deadline:
+            connection = http.client.HTTPConnection(*PROXY, timeout=30)
+            try:
+                connection.request("POST", "/work", body=b"")
+                status = connection.getresponse().status
+                outcome = "ok" if status == 200 else f"http {status}"
+            except (OSError, http.client.HTTPException) as error:
+                outcome = type(error).__name__
+            finally:
+                connection.close()
+            with self.lock:
+                self.tally[outcome] += 1
+
+    @property
+    def failed(self):
+        return sum(count for outcome, count in self.tally.items() if outcome != "ok")
+
+
+def ansible(command, *args):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "build" / "collections"))
+    result = subprocess.run(
+        [command, "-i", INVENTORY, *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    return result
+
+
+def reload_both_app_hosts():
+    ansible("ansible", "app", "-m", "webstack.circus.circus_watcher", "-a", RELOAD_BOTH)
+
+
+@pytest.fixture(scope="module")
+def release_2(tmp_path_factory):
+    """The demo with one more line on its page: a code change to roll out."""
+    source = tmp_path_factory.mktemp("release") / "demo"
+    shutil.copytree(PROJECT / "demo", source, ignore=shutil.ignore_patterns("inventory"))
+    page = source / "greetings" / "templates" / "greetings" / "index.html"
+    page.write_text(page.read_text().replace("</h1>", "</h1>\n  <p>Release 2.</p>", 1))
+    return source
+
+
+def test_no_request_fails_while_apps_reload_redeploy_and_scale(release_2):
+    with Load() as load:
+        time.sleep(2)
+        for _reload in range(3):
+            reload_both_app_hosts()
+        ansible("ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_2}")
+        # Scaling is a variable change and a re-run, on both app hosts at once.
+        for workers in (4, 2):
+            variables = {"django_app_source": str(release_2), "django_app_numprocesses": workers}
+            ansible("ansible-playbook", "site.yml", "--limit", "app", "-e", json.dumps(variables))
+        time.sleep(2)
+    assert load.tally["ok"] > 100
+    assert load.failed == 0, dict(load.tally)
+
+
+def test_every_app_host_serves_release_2_with_2_workers():
+    connection = http.client.HTTPConnection(*PROXY, timeout=10)
+    for _request in range(4):
+        connection.request("GET", "/")
+        assert "Release 2." in connection.getresponse().read().decode()
+    for name in ("webstack-fleet-app1", "webstack-fleet-app2"):
+        app = testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+        listed = app.check_output(
+            "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --json list demo"
+        )
+        assert len(json.loads(listed)["pids"]) == 2
+
+
+def test_without_drain_the_same_reloads_lose_requests():
+    """The control: the test above can fail."""
+    ansible("ansible-playbook", "site.yml", "--limit", "app", "-e", '{"django_app_drain": false}')
+    try:
+        with Load() as load:
+            time.sleep(2)
+            for _reload in range(3):
+                reload_both_app_hosts()
+            time.sleep(2)
+        assert load.failed > 0, dict(load.tally)
+    finally:
+        ansible("ansible-playbook", "site.yml", "--limit", "app")
