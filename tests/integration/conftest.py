@@ -62,6 +62,12 @@ def answers(circusctl, endpoint):
 
 
 @pytest.fixture
+def port():
+    """A TCP port on 127.0.0.1 that is free now."""
+    return free_port()
+
+
+@pytest.fixture
 def circusd(tmp_path):
     endpoint = f"ipc://{tmp_path}/circusd.sock"
     circusctl = str(BIN / "circusctl")

@@ -35,12 +35,6 @@ SERVERS = {
 }
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_worker(port, server):
     command, *args = SERVERS[server]
     address = (
@@ -79,11 +73,6 @@ def get_slow_while_terminated(worker, port):
         except ConnectionResetError:
             pass
     return answer
-
-
-@pytest.fixture
-def port():
-    return free_port()
 
 
 @pytest.mark.parametrize("server", ["chaussette with drain", "gunicorn"])
