@@ -156,8 +156,11 @@ class CircusClient:
         return dict(
             status=status,
             numprocesses=self.call("get", name, "numprocesses")["options"]["numprocesses"],
-            pids=sorted(self.call("list", name)["pids"]),
+            pids=self.pids(name),
         )
+
+    def pids(self, name):
+        return sorted(self.call("list", name)["pids"])
 
     def stats(self, name):
         return self.call("stats", name)["info"]
@@ -180,6 +183,14 @@ class CircusClient:
         """Graceful reload: new processes first unless sequential; returns pid changes."""
         extra = ["--sequential"] if sequential else []
         return self.call("reload", name, *(self._waiting(wait) + extra)).get("info") or {}
+
+    def incr(self, name, count):
+        """Add count processes; circusd starts them warmup_delay apart and answers after."""
+        self.call("incr", name, str(count), "--waiting")
+
+    def decr(self, name, count):
+        """Remove count processes, the oldest ones, each stopped within graceful_timeout."""
+        self.call("decr", name, str(count), "--waiting")
 
     def restart(self, name, wait):
         return self.call("restart", name, *self._waiting(wait)).get("info") or {}

@@ -44,9 +44,42 @@ options:
       - With O(state=reloaded), replace the processes one at a time instead of starting
         a whole new set first. Circus stops each old process before starting its
         replacement, so the watcher runs one process short during the reload.
-      - Only valid with O(state=reloaded).
+      - Only valid with O(state=reloaded), and not with O(surge).
     type: bool
     default: false
+  surge:
+    description:
+      - With O(state=reloaded), start the new processes next to the old ones
+        (C(circusctl incr)), wait until every new one is ready, and only then stop the
+        old ones (C(circusctl decr), which stops the oldest processes, each within the
+        watcher's C(graceful_timeout)).
+      - Circus's own reload stops the old processes as soon as the new ones are spawned,
+        before they have loaded the application, so for a moment no process accepts
+        connections. With O(surge) the old processes serve until the new ones are ready.
+      - A new process is ready once the watcher's C(warmup_delay) has passed since it was
+        started (Circus applies it to C(incr)) and, with O(ready_dir), once it has written
+        its file there.
+      - If the new processes are not ready within O(ready_timeout), the module fails and
+        leaves the old processes serving next to the new ones (twice the processes), as Circus
+        cannot stop the newest processes first. The next reload or scale of the watcher
+        settles it.
+      - Only valid with O(state=reloaded) and O(wait=true). A stopped watcher is started.
+    type: bool
+    default: false
+  ready_dir:
+    description:
+      - With O(surge), a directory where each process of the watcher writes an empty file
+        named after its process id (the pid Circus started) once it can serve. The
+        C(webstack.circus.django_app) role's workers do so after loading the app.
+      - Files named after pids the watcher no longer runs are removed before the reload.
+      - One directory per watcher.
+    type: path
+  ready_timeout:
+    description:
+      - With O(surge), how many seconds the new processes have to become ready, counted
+        after circusd has started them.
+    type: int
+    default: 60
   wait:
     description:
       - Wait until circusd has finished the operation (circusctl C(--waiting)) before
@@ -89,6 +122,13 @@ EXAMPLES = r"""
     state: reloaded
     timeout: 60
 
+- name: Replace the workers, old ones serving until the new ones have loaded the app
+  webstack.circus.circus_watcher:
+    name: web
+    state: reloaded
+    surge: true
+    ready_dir: /srv/web/ready
+
 - name: Stop the worker queue
   webstack.circus.circus_watcher:
     name: celery
@@ -123,28 +163,33 @@ pids:
   elements: int
   sample: [2405, 2406]
 actions:
-  description: The circusctl commands run, or that would run in check mode.
+  description:
+    - The circusctl commands run, or that would run in check mode. A reload with O(surge)
+      is listed as C(incr NAME N) and C(decr NAME N).
   returned: success
   type: list
   elements: str
   sample: ["set web numprocesses 4", "reload web"]
 started_pids:
   description:
-    - Process ids that a restart or reload started. Empty in check mode, for the other
-      states, and when O(wait=false).
+    - Process ids that a restart or reload started (with O(surge), the new processes
+      still running). Empty in check mode, for the other states, and when O(wait=false).
   returned: success
   type: list
   elements: int
   sample: [2419, 2420]
 stopped_pids:
   description:
-    - Process ids that a restart or reload stopped. Empty in check mode, for the other
-      states, and when O(wait=false).
+    - Process ids that a restart or reload stopped (with O(surge), the old processes).
+      Empty in check mode, for the other states, and when O(wait=false).
   returned: success
   type: list
   elements: int
   sample: [2405, 2406]
 """
+
+import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -156,19 +201,26 @@ from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
 )
 
 ALWAYS_ACTING_STATES = {"restarted": "restart", "reloaded": "reload"}
+READY_POLL_SECONDS = 0.25
 
 
-def plan_changes(current, state, numprocesses):
+def plan_changes(current, state, numprocesses, surge=False):
     """List the (command, value) pairs that bring the watcher from current to what is wanted.
 
-    current holds the watcher's "status" and configured "numprocesses".
+    current holds the watcher's "status" and configured "numprocesses". A surge reload is
+    ("surge", N): N new processes beside the N old ones, then the old ones stopped.
     """
     scale = []
     if numprocesses is not None and numprocesses != current["numprocesses"]:
         scale = [("numprocesses", numprocesses)]
+    target = current["numprocesses"] if numprocesses is None else numprocesses
     if state == "stopped":
         stop = [("stop", None)] if current["status"] != "stopped" else []
         return stop + scale
+    if surge and current["status"] not in RUNNING_STATES:
+        return [*scale, ("start", None)]
+    if surge and target > 0:
+        return [*scale, ("surge", target)]
     if state in ALWAYS_ACTING_STATES:
         return [*scale, (ALWAYS_ACTING_STATES[state], None)]
     start = [("start", None)] if current["status"] not in RUNNING_STATES else []
@@ -187,14 +239,72 @@ def predict(current, changes):
 
 
 def describe(name, changes):
-    return [
-        f"set {name} numprocesses {value}" if command == "numprocesses" else f"{command} {name}"
-        for command, value in changes
-    ]
+    described = []
+    for command, value in changes:
+        if command == "numprocesses":
+            described.append(f"set {name} numprocesses {value}")
+        elif command == "surge":
+            described += [f"incr {name} {value}", f"decr {name} {value}"]
+        else:
+            described.append(f"{command} {name}")
+    return described
 
 
-def apply_changes(client, name, changes, sequential, wait):
+class ReadyDir:
+    """The directory where each process of a watcher writes a file named after its pid
+    once it can serve."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __call__(self, pid):
+        return os.path.exists(os.path.join(self.path, str(pid)))
+
+    def forget_all_but(self, pids):
+        """Remove the files of processes that are gone, so a reused pid is not taken
+        for ready."""
+        keep = {str(pid) for pid in pids}
+        for entry in os.listdir(self.path):
+            if entry.isdigit() and entry not in keep:
+                os.remove(os.path.join(self.path, entry))
+
+
+def always_ready(pid):
+    """Without a ready_dir a new process is ready when incr returns: after warmup_delay."""
+    del pid
+    return True
+
+
+def surge_reload(client, name, count, ready, ready_timeout, clock=time.monotonic, sleep=time.sleep):
+    """Start count new processes beside the old ones, wait until each new one is ready,
+    then stop the old ones (circusd stops the oldest). Return (stopped, started) pids."""
+    old = set(client.pids(name))
+    client.incr(name, count)
+    deadline = clock() + ready_timeout
+    while True:
+        new = set(client.pids(name)) - old
+        unready = sorted(pid for pid in new if not ready(pid))
+        if len(new) >= count and not unready:
+            break
+        if clock() >= deadline:
+            running = f"running: {sorted(new)}" if new else "none stayed up: see its stderr"
+            raise CircusError(
+                f"the new processes were not ready within {ready_timeout}s "
+                f"({running}, not ready: {unready}); the old processes "
+                f"{sorted(old)} keep serving beside them, and the watcher runs "
+                f"{len(old) + count} processes until its next reload or scale",
+                old_pids=sorted(old),
+                new_pids=sorted(new),
+            )
+        sleep(READY_POLL_SECONDS)
+    client.decr(name, count)
+    after = set(client.pids(name))
+    return sorted(old - after), sorted(new & after)
+
+
+def apply_changes(client, name, changes, params):
     """Run the changes; return the pids that a restart or reload stopped and started."""
+    wait = params["wait"]
     replaced = {}
     for command, value in changes:
         if command == "numprocesses":
@@ -204,10 +314,45 @@ def apply_changes(client, name, changes, sequential, wait):
         elif command == "stop":
             client.stop(name, wait)
         elif command == "reload":
-            replaced = client.reload(name, sequential, wait)
+            replaced = client.reload(name, params["sequential"], wait)
         elif command == "restart":
             replaced = client.restart(name, wait)
+        elif command == "surge":
+            ready = always_ready
+            if params["ready_dir"]:
+                ready = ReadyDir(params["ready_dir"])
+                ready.forget_all_but(client.pids(name))
+            stopped, started = surge_reload(client, name, value, ready, params["ready_timeout"])
+            replaced = dict(stopped=stopped, started=started)
     return sorted(replaced.get("stopped", [])), sorted(replaced.get("started", []))
+
+
+def check_params(module):
+    """Fail on options that do not go together."""
+    params = module.params
+    name, state = params["name"], params["state"]
+    if params["numprocesses"] is not None and params["numprocesses"] < 0:
+        module.fail_json(
+            msg=f"numprocesses must be 0 or more, got {params['numprocesses']}", name=name
+        )
+    for option in ("sequential", "surge"):
+        if params[option] and state != "reloaded":
+            module.fail_json(
+                msg=f"{option} is only valid with state=reloaded, not state={state}", name=name
+            )
+    if params["surge"] and params["sequential"]:
+        module.fail_json(msg="surge and sequential are two ways to reload: pick one", name=name)
+    if params["surge"] and not params["wait"]:
+        module.fail_json(msg="surge waits for the new processes: it needs wait=true", name=name)
+    if params["ready_dir"] and not params["surge"]:
+        module.fail_json(msg="ready_dir is only used with surge=true", name=name)
+    if params["ready_dir"] and not os.path.isdir(params["ready_dir"]):
+        module.fail_json(msg=f"ready_dir {params['ready_dir']} is not a directory", name=name)
+    if params["ready_timeout"] < 1:
+        module.fail_json(
+            msg=f"ready_timeout must be at least 1 second, got {params['ready_timeout']}",
+            name=name,
+        )
 
 
 def main():
@@ -218,32 +363,27 @@ def main():
         ),
         numprocesses=dict(type="int"),
         sequential=dict(type="bool", default=False),
+        surge=dict(type="bool", default=False),
+        ready_dir=dict(type="path"),
+        ready_timeout=dict(type="int", default=60),
         wait=dict(type="bool", default=True),
     )
     argument_spec.update(CONNECTION_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_params(module)
     name = module.params["name"]
-    state = module.params["state"]
-    numprocesses = module.params["numprocesses"]
-
-    if numprocesses is not None and numprocesses < 0:
-        module.fail_json(msg=f"numprocesses must be 0 or more, got {numprocesses}", name=name)
-    if module.params["sequential"] and state != "reloaded":
-        module.fail_json(
-            msg=f"sequential is only valid with state=reloaded, not state={state}", name=name
-        )
 
     client = CircusClient.from_module(module)
     try:
         before = client.watcher(name)
-        changes = plan_changes(before, state, numprocesses)
+        changes = plan_changes(
+            before, module.params["state"], module.params["numprocesses"], module.params["surge"]
+        )
         stopped_pids, started_pids = [], []
         if module.check_mode or not changes:
             after = dict(predict(before, changes), pids=before["pids"])
         else:
-            stopped_pids, started_pids = apply_changes(
-                client, name, changes, module.params["sequential"], module.params["wait"]
-            )
+            stopped_pids, started_pids = apply_changes(client, name, changes, module.params)
             after = client.watcher(name)
     except CircusError as e:
         module.fail_json(

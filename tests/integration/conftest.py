@@ -67,13 +67,14 @@ def port():
     return free_port()
 
 
-@pytest.fixture
-def circusd(tmp_path):
+def run_circusd(tmp_path, ini_text):
+    """Start circusd on ini_text (formatted with endpoint, tmp and port), yield a Circusd
+    once it answers, stop it afterwards."""
     endpoint = f"ipc://{tmp_path}/circusd.sock"
     circusctl = str(BIN / "circusctl")
     port = free_port()
     ini = tmp_path / "circus.ini"
-    ini.write_text(CIRCUS_INI.format(endpoint=endpoint, tmp=tmp_path, port=port))
+    ini.write_text(ini_text.format(endpoint=endpoint, tmp=tmp_path, port=port))
     with open(tmp_path / "circusd.log", "w") as log:
         daemon = subprocess.Popen(
             [str(BIN / "circusd"), str(ini)], stdout=log, stderr=subprocess.STDOUT
@@ -92,6 +93,11 @@ def circusd(tmp_path):
         except subprocess.TimeoutExpired:
             daemon.kill()
             daemon.wait()
+
+
+@pytest.fixture
+def circusd(tmp_path):
+    yield from run_circusd(tmp_path, CIRCUS_INI)
 
 
 @pytest.fixture

@@ -1,16 +1,22 @@
 import pytest
 
-from ansible_collections.webstack.circus.plugins.module_utils.circusctl import CircusClient
+from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
+    CircusClient,
+    CircusError,
+)
 from ansible_collections.webstack.circus.plugins.modules.circus_watcher import (
+    ReadyDir,
     apply_changes,
     describe,
     plan_changes,
     predict,
+    surge_reload,
 )
 from circus_fakes import CIRCUSCTL, ENDPOINT, FakeModule
 
 ACTIVE_2 = dict(status="active", numprocesses=2)
 STOPPED_2 = dict(status="stopped", numprocesses=2)
+PARAMS = dict(wait=True, sequential=False, ready_dir=None, ready_timeout=60)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +48,23 @@ def test_plan_changes(current, state, numprocesses, expected):
 
 
 @pytest.mark.parametrize(
+    ("current", "numprocesses", "expected"),
+    [
+        (ACTIVE_2, None, [("surge", 2)]),
+        (dict(status="starting", numprocesses=2), None, [("surge", 2)]),
+        (ACTIVE_2, 3, [("numprocesses", 3), ("surge", 3)]),
+        (STOPPED_2, None, [("start", None)]),
+        (STOPPED_2, 3, [("numprocesses", 3), ("start", None)]),
+        # Nothing to surge with no process: Circus's reload, a no-op.
+        (dict(status="active", numprocesses=0), None, [("reload", None)]),
+        (ACTIVE_2, 0, [("numprocesses", 0), ("reload", None)]),
+    ],
+)
+def test_plan_changes_for_a_surge_reload(current, numprocesses, expected):
+    assert plan_changes(current, "reloaded", numprocesses, surge=True) == expected
+
+
+@pytest.mark.parametrize(
     ("current", "changes", "expected"),
     [
         (ACTIVE_2, [], ACTIVE_2),
@@ -60,6 +83,7 @@ def test_describe_gives_the_circusctl_commands():
         "set web numprocesses 4",
         "reload web",
     ]
+    assert describe("web", [("surge", 4)]) == ["incr web 4", "decr web 4"]
 
 
 def test_apply_changes_runs_them_in_order_and_returns_replaced_pids(replies):
@@ -71,7 +95,7 @@ def test_apply_changes_runs_them_in_order_and_returns_replaced_pids(replies):
     )
     client = CircusClient(module, CIRCUSCTL, ENDPOINT, 30)
     stopped, started = apply_changes(
-        client, "sleeper", [("numprocesses", 3), ("reload", None)], sequential=False, wait=True
+        client, "sleeper", [("numprocesses", 3), ("reload", None)], PARAMS
     )
     assert module.calls == ["set sleeper numprocesses 3 --waiting", "reload sleeper --waiting"]
     assert (stopped, started) == ([2340], [2348])
@@ -85,8 +109,106 @@ def test_apply_changes_start_and_stop_return_no_replaced_pids(replies):
         }
     )
     client = CircusClient(module, CIRCUSCTL, ENDPOINT, 30)
-    result = apply_changes(
-        client, "sleeper", [("stop", None), ("start", None)], sequential=False, wait=True
-    )
+    result = apply_changes(client, "sleeper", [("stop", None), ("start", None)], PARAMS)
     assert result == ([], [])
     assert module.calls == ["stop sleeper --waiting", "start sleeper --waiting"]
+
+
+class Clock:
+    """A clock that advances only when the code under test sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = 0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+        self.sleeps += 1
+
+
+def surge_module(replies, lists):
+    """circusd answering a surge: pids listed as given, then the recorded incr and decr."""
+    return FakeModule(
+        {
+            "list sleeper": lists,
+            "incr sleeper 2 --waiting": replies["incr sleeper 2 --waiting"],
+            "decr sleeper 2 --waiting": replies["decr sleeper 2 --waiting"],
+        }
+    )
+
+
+def test_surge_stops_the_old_processes_once_the_new_ones_are_ready(replies):
+    before = replies["list sleeper (before a surge)"]
+    surged = replies["list sleeper (surged)"]
+    module = surge_module(
+        replies, [before, surged, surged, surged, replies["list sleeper (after a surge)"]]
+    )
+    clock = Clock()
+    stopped, started = surge_reload(
+        CircusClient(module, CIRCUSCTL, ENDPOINT, 30),
+        "sleeper",
+        2,
+        # The new processes are ready half a second after the incr.
+        ready=lambda pid: pid in (17457, 17458) and clock.now >= 0.5,
+        ready_timeout=10,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert module.calls.index("decr sleeper 2 --waiting") > module.calls.index(
+        "incr sleeper 2 --waiting"
+    )
+    # Polled until both new processes were ready, and not after.
+    assert module.calls.count("list sleeper") == 5
+    assert clock.sleeps == 2
+    assert (stopped, started) == ([17447, 17448], [17457, 17458])
+
+
+def test_surge_waits_for_as_many_new_processes_as_it_started(replies):
+    """A new process that died and is not respawned yet is not counted as ready."""
+    before = replies["list sleeper (before a surge)"]
+    one_new = dict(replies["list sleeper (surged)"], pids=[17447, 17448, 17457])
+    surged, after = replies["list sleeper (surged)"], replies["list sleeper (after a surge)"]
+    module = surge_module(replies, [before, one_new, surged, after])
+    clock = Clock()
+    surge_reload(
+        CircusClient(module, CIRCUSCTL, ENDPOINT, 30),
+        "sleeper",
+        2,
+        ready=lambda pid: True,
+        ready_timeout=10,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert clock.sleeps == 1
+
+
+def test_surge_fails_and_keeps_the_old_processes_when_the_new_ones_are_not_ready(replies):
+    surged = replies["list sleeper (surged)"]
+    module = surge_module(replies, [replies["list sleeper (before a surge)"]] + [surged] * 100)
+    clock = Clock()
+    with pytest.raises(CircusError) as failure:
+        surge_reload(
+            CircusClient(module, CIRCUSCTL, ENDPOINT, 30),
+            "sleeper",
+            2,
+            ready=lambda pid: pid != 17458,
+            ready_timeout=5,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    assert "decr sleeper 2 --waiting" not in module.calls
+    assert "not ready: [17458]" in failure.value.message
+    assert "the old processes [17447, 17448] keep serving" in failure.value.message
+    assert clock.now >= 5
+
+
+def test_ready_dir_reads_and_forgets_the_files_named_after_pids(tmp_path):
+    for name in ("17447", "17457", "notes.txt"):
+        (tmp_path / name).touch()
+    ready = ReadyDir(str(tmp_path))
+    assert ready(17447) and ready(17457) and not ready(17458)
+    ready.forget_all_but([17457, 17458])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["17457", "notes.txt"]

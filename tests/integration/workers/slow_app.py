@@ -1,4 +1,4 @@
-"""A WSGI app for the drain tests: /slow answers after SLOW_SECONDS."""
+"""A WSGI app for the worker hook tests: /slow answers after SLOW_SECONDS."""
 
 import time
 

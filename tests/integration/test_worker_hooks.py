@@ -1,5 +1,7 @@
-"""On SIGTERM, a real worker of every server the django_app role offers finishes the
-request it is serving: Chaussette with webstack_drain, and gunicorn by itself."""
+"""Real workers of every server the django_app role offers, with the role's hooks
+(roles/django_app/files/webstack_worker.py): each announces that it has loaded the app,
+and on SIGTERM finishes the request it is serving (Chaussette with the hook, gunicorn by
+itself)."""
 
 import os
 import pathlib
@@ -12,7 +14,7 @@ import time
 import pytest
 
 HERE = pathlib.Path(__file__).parent
-DRAIN = HERE.parents[1] / "roles" / "django_app" / "files"
+HOOKS = HERE.parents[1] / "roles" / "django_app" / "files"
 BIN = pathlib.Path(sys.executable).parent
 # The worker command lines, as the django_app role runs them (with a port, not Circus's fd).
 SERVERS = {
@@ -20,7 +22,13 @@ SERVERS = {
     "chaussette with drain": [
         str(BIN / "chaussette"),
         "--pre-hook",
-        "webstack_drain.install",
+        "webstack_worker.serve",
+        "slow_app.application",
+    ],
+    "chaussette without drain": [
+        str(BIN / "chaussette"),
+        "--pre-hook",
+        "webstack_worker.serve_without_drain",
         "slow_app.application",
     ],
     "gunicorn": [
@@ -30,12 +38,14 @@ SERVERS = {
         "--graceful-timeout",
         "10",
         "--no-control-socket",
+        "--config",
+        "python:webstack_worker",
         "slow_app:application",
     ],
 }
 
 
-def start_worker(port, server):
+def start_worker(port, server, ready_dir=None):
     command, *args = SERVERS[server]
     address = (
         ["--bind", f"127.0.0.1:{port}"]
@@ -44,8 +54,12 @@ def start_worker(port, server):
     )
     worker = subprocess.Popen(
         [command, *address, *args],
-        cwd=HERE / "drain",
-        env=dict(os.environ, PYTHONPATH=f"{DRAIN}:{HERE / 'drain'}"),
+        cwd=HERE / "workers",
+        env=dict(
+            os.environ,
+            PYTHONPATH=f"{HOOKS}:{HERE / 'workers'}",
+            WEBSTACK_READY_DIR=str(ready_dir or ""),
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -103,5 +117,27 @@ def test_without_drain_chaussette_loses_the_request(port):
     try:
         assert get_slow_while_terminated(worker, port) == b""
         assert worker.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        worker.kill()
+
+
+@pytest.mark.parametrize(
+    "server", ["chaussette with drain", "chaussette without drain", "gunicorn"]
+)
+def test_worker_announces_it_is_ready_under_the_pid_circus_started(port, tmp_path, server):
+    worker = start_worker(port, server, ready_dir=tmp_path)
+    try:
+        # The worker answers, so it has loaded the app: its file is there by now.
+        assert sorted(path.name for path in tmp_path.iterdir()) == [str(worker.pid)]
+    finally:
+        worker.kill()
+
+
+def test_worker_that_cannot_write_its_file_still_serves(port, tmp_path):
+    worker = start_worker(port, "chaussette with drain", ready_dir=tmp_path / "missing")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n")
+            assert client.recv(4096).split(b"\r\n", 1)[0].endswith(b" 200 OK")
     finally:
         worker.kill()

@@ -1,0 +1,152 @@
+"""circus_watcher's surge reload against a real circusd whose workers take two seconds
+to load their app: the old workers are stopped only after every new one is ready; when
+the new ones never get ready, the old ones keep running. Circus's own reload is the
+control that shows the ordering test can fail."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BIN, COLLECTIONS, HERE, run_circusd
+
+HOOKS = HERE.parents[1] / "roles" / "django_app" / "files"
+WORKER = f"{sys.executable} {HERE / 'workers' / 'warming_worker.py'}"
+WARMING_INI = f"""\
+[circus]
+endpoint = {{endpoint}}
+pubsub_endpoint = ipc://{{tmp}}/pubsub.sock
+statsd = False
+
+[watcher:warming]
+cmd = {WORKER} {{tmp}}/events 2
+numprocesses = 2
+graceful_timeout = 5
+
+[env:warming]
+WEBSTACK_READY_DIR = {{tmp}}/ready
+PYTHONPATH = {HOOKS}
+
+[watcher:stuck]
+cmd = {WORKER} {{tmp}}/events 3600
+numprocesses = 2
+graceful_timeout = 5
+
+[env:stuck]
+WEBSTACK_READY_DIR = {{tmp}}/ready-stuck
+PYTHONPATH = {HOOKS}
+"""
+
+
+@pytest.fixture
+def warming(tmp_path):
+    (tmp_path / "ready").mkdir()
+    (tmp_path / "ready-stuck").mkdir()
+    yield from run_circusd(tmp_path, WARMING_INI)
+
+
+def circus_watcher(circusd, **args):
+    """Run the module once with ansible's ad-hoc command; return its result."""
+    args = dict(args, endpoint=circusd.endpoint, circusctl_path=circusd.circusctl)
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="json",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+    )
+    run = subprocess.run(
+        [
+            str(BIN / "ansible"),
+            "localhost",
+            "-m",
+            "webstack.circus.circus_watcher",
+            "-a",
+            json.dumps(args),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    return json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def events(tmp_path):
+    """{event: {pid: time}} from the workers' log."""
+    seen = {}
+    for line in (tmp_path / "events").read_text().splitlines():
+        when, event, pid = line.split()
+        seen.setdefault(event, {})[int(pid)] = float(when)
+    return seen
+
+
+def wait_for_ready(tmp_path, pids):
+    """Wait until each of the warming watcher's pids has announced it is ready."""
+    deadline = time.monotonic() + 30
+    while not all((tmp_path / "ready" / str(pid)).exists() for pid in pids):
+        assert time.monotonic() < deadline, f"{pids} not ready within 30 s"
+        time.sleep(0.2)
+
+
+def ready_warming_pids(circusd, tmp_path):
+    pids = circus_watcher(circusd, name="warming")["pids"]
+    wait_for_ready(tmp_path, pids)
+    return pids
+
+
+def test_surge_stops_the_old_workers_only_after_the_new_ones_are_ready(warming, tmp_path):
+    old = ready_warming_pids(warming, tmp_path)
+    result = circus_watcher(
+        warming, name="warming", state="reloaded", surge=True, ready_dir=str(tmp_path / "ready")
+    )
+    assert result["changed"], result
+    assert result["actions"] == ["incr warming 2", "decr warming 2"]
+    assert result["stopped_pids"] == old
+    assert sorted(result["pids"]) == result["started_pids"]
+    assert len(result["started_pids"]) == 2
+    seen = events(tmp_path)
+    last_ready = max(seen["ready"][pid] for pid in result["started_pids"])
+    assert min(seen["stopped"][pid] for pid in old) >= last_ready
+    # The files of the stopped workers are forgotten at the next surge, not left to a
+    # reused pid.
+    circus_watcher(
+        warming, name="warming", state="reloaded", surge=True, ready_dir=str(tmp_path / "ready")
+    )
+    assert not {str(pid) for pid in old} & {path.name for path in (tmp_path / "ready").iterdir()}
+
+
+def test_circus_own_reload_stops_the_old_workers_before_the_new_ones_are_ready(warming, tmp_path):
+    """The control: without surge the ordering assertion above fails."""
+    old = ready_warming_pids(warming, tmp_path)
+    result = circus_watcher(warming, name="warming", state="reloaded")
+    assert result["stopped_pids"] == old
+    wait_for_ready(tmp_path, result["started_pids"])
+    seen = events(tmp_path)
+    last_ready = max(seen["ready"][pid] for pid in result["started_pids"])
+    assert min(seen["stopped"][pid] for pid in old) < last_ready
+
+
+def test_surge_fails_and_keeps_the_old_workers_when_the_new_ones_never_get_ready(warming, tmp_path):
+    # The stuck watcher never announces readiness: its old workers get files by hand.
+    old = circus_watcher(warming, name="stuck")["pids"]
+    for pid in old:
+        (tmp_path / "ready-stuck" / str(pid)).touch()
+    result = circus_watcher(
+        warming,
+        name="stuck",
+        state="reloaded",
+        surge=True,
+        ready_dir=str(tmp_path / "ready-stuck"),
+        ready_timeout=3,
+    )
+    assert result["failed"], result
+    assert "were not ready within 3s" in result["msg"]
+    assert f"the old processes {old} keep serving" in result["msg"]
+    pids = circus_watcher(warming, name="stuck")["pids"]
+    assert set(old) < set(pids) and len(pids) == 4
+    assert "stopped" not in events(tmp_path)
