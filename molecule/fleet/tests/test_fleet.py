@@ -72,7 +72,8 @@ class Load:
         return sum(count for outcome, count in self.tally.items() if outcome != "ok")
 
 
-def ansible(command, *args):
+def ansible(command, *args, succeed=True):
+    """Run an ansible command on the scenario's inventory; assert it succeeds, or fails."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "build" / "collections"))
     result = subprocess.run(
         [command, "-i", INVENTORY, *args],
@@ -82,7 +83,7 @@ def ansible(command, *args):
         text=True,
         check=False,
     )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    assert (result.returncode == 0) == succeed, result.stdout[-5000:] + result.stderr[-3000:]
     return result
 
 
@@ -126,6 +127,56 @@ def test_every_app_host_serves_release_2_with_2_workers():
             "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --json list demo"
         )
         assert len(json.loads(listed)["pids"]) == 2
+
+
+@pytest.fixture(scope="module")
+def release_3_unhealthy(release_2, tmp_path_factory):
+    """Release 2 with a new line on its page and a health check that answers 503."""
+    source = tmp_path_factory.mktemp("release") / "demo"
+    shutil.copytree(release_2, source)
+    page = source / "greetings" / "templates" / "greetings" / "index.html"
+    page.write_text(page.read_text().replace("Release 2.", "Release 3."))
+    views = source / "greetings" / "views.py"
+    healthy = 'return HttpResponse("ok\\n", content_type="text/plain")'
+    assert healthy in views.read_text()
+    views.write_text(views.read_text().replace(healthy, 'return HttpResponse("no", status=503)'))
+    return source
+
+
+def proxy_site():
+    proxy = testinfra.get_host(f"ansible://webstack-fleet-proxy?ansible_inventory={INVENTORY}")
+    return proxy.file("/etc/nginx/sites-available/demo.conf").content_string
+
+
+def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
+    release_2, release_3_unhealthy
+):
+    with Load() as load:
+        time.sleep(2)
+        failed = ansible(
+            "ansible-playbook",
+            "deploy.yml",
+            "-e",
+            json.dumps(
+                {"django_app_source": str(release_3_unhealthy), "django_app_health_retries": 3}
+            ),
+            succeed=False,
+        )
+        assert "Check that the app answers" in failed.stdout
+        # app1, the first batch, runs release 3 but is out of the proxy; app2 was not
+        # reached and serves every request with release 2.
+        assert "server webstack-fleet-app1:8000 max_fails=3 fail_timeout=10s down;" in proxy_site()
+        connection = http.client.HTTPConnection(*PROXY, timeout=10)
+        for _request in range(6):
+            connection.request("GET", "/")
+            page = connection.getresponse().read().decode()
+            assert "Release 2." in page and "Release 3." not in page
+        # The fixed release rolls out and puts app1 back.
+        ansible("ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_2}")
+        time.sleep(2)
+    assert " down;" not in proxy_site()
+    assert load.tally["ok"] > 50
+    assert load.failed == 0, dict(load.tally)
 
 
 def test_without_drain_the_same_reloads_lose_requests():
