@@ -3,7 +3,8 @@
 Sends GET requests from CLIENTS threads to URL for DURATION seconds (a bounded run on
 loopback or a container of ours), and meanwhile runs COMMAND (a reload) every INTERVAL
 seconds, at most TIMES times. Prints and writes as JSON: requests sent, failures by
-kind, how long each COMMAND took.
+kind, the latency of the successful requests (median, 99th percentile, slowest), how
+long each COMMAND took.
 
   python3 bench/reload_under_load.py --url http://127.0.0.1:8081/work \\
       --command "docker exec webstack-demo /opt/circus/bin/circusctl \\
@@ -15,18 +16,21 @@ import argparse
 import collections
 import http.client
 import json
+import math
 import shlex
+import statistics
 import subprocess
 import threading
 import time
 import urllib.parse
 
 
-def client_loop(url, deadline, tally, lock):
+def client_loop(url, deadline, tally, latencies, lock):
     parts = urllib.parse.urlsplit(url)
     path = parts.path or "/"
     while time.monotonic() < deadline:
         connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=30)
+        began = time.monotonic()
         try:
             connection.request("GET", path)
             status = connection.getresponse().status
@@ -37,6 +41,20 @@ def client_loop(url, deadline, tally, lock):
             connection.close()
         with lock:
             tally[outcome] += 1
+            if outcome == "ok":
+                latencies.append(time.monotonic() - began)
+
+
+def latency_summary(latencies):
+    """Median, 99th percentile and slowest, in milliseconds."""
+    if not latencies:
+        return {}
+    ordered = sorted(latencies)
+    return {
+        "p50": round(statistics.median(ordered) * 1000),
+        "p99": round(ordered[math.ceil(len(ordered) * 0.99) - 1] * 1000),
+        "max": round(ordered[-1] * 1000),
+    }
 
 
 def main():
@@ -50,11 +68,11 @@ def main():
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    tally, lock = collections.Counter(), threading.Lock()
+    tally, latencies, lock = collections.Counter(), [], threading.Lock()
     start = time.monotonic()
     deadline = start + args.duration
     clients = [
-        threading.Thread(target=client_loop, args=(args.url, deadline, tally, lock))
+        threading.Thread(target=client_loop, args=(args.url, deadline, tally, latencies, lock))
         for _client in range(args.clients)
     ]
     for client in clients:
@@ -80,6 +98,7 @@ def main():
         "requests": sum(tally.values()),
         "failed": sum(count for outcome, count in tally.items() if outcome != "ok"),
         "outcomes": dict(tally),
+        "latency_ms": latency_summary(latencies),
         "reloads": reloads,
     }
     with open(args.out, "w") as out:
