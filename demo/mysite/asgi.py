@@ -1,4 +1,4 @@
-"""ASGI entry point, for an ASGI server; the collection serves the WSGI one."""
+"""ASGI entry point: the django_app role serves it with django_app_server: uvicorn."""
 
 import os
 

@@ -34,6 +34,7 @@ CASES = [
         "Invalid host/port specified",
     ),
     ("django_app", dict(GOOD_APP, django_app_server="uwsgi"), "django_app_server"),
+    ("django_app", dict(GOOD_APP, django_app_server="uvicorn"), "django_app_asgi_application"),
     ("django_app", dict(GOOD_APP, django_app_numprocesses=-1), "django_app_numprocesses"),
     ("django_app", dict(GOOD_APP, django_app_socket_port=70000), "django_app_socket_port"),
     ("django_app", dict(GOOD_APP, django_app_migrate="sometimes"), "django_app_migrate"),

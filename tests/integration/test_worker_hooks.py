@@ -1,8 +1,10 @@
-"""Real workers of every server the django_app role offers, with the role's hooks
+"""Real workers of every server the django_app role offers, on a listening socket they
+inherit as a file descriptor, as Circus hands it, with the role's hooks
 (roles/django_app/files/webstack_worker.py): each announces that it has loaded the app,
-and on SIGTERM finishes the request it is serving (Chaussette with the hook, gunicorn by
-itself)."""
+and on SIGTERM finishes the request it is serving and exits (Chaussette with the hook,
+gunicorn and uvicorn by themselves), while the socket stays open for the others."""
 
+import contextlib
 import os
 import pathlib
 import signal
@@ -16,23 +18,29 @@ import pytest
 HERE = pathlib.Path(__file__).parent
 HOOKS = HERE.parents[1] / "roles" / "django_app" / "files"
 BIN = pathlib.Path(sys.executable).parent
-# The worker command lines, as the django_app role runs them (with a port, not Circus's fd).
+# The worker command lines as the django_app role writes them; FD is the socket's fd.
 SERVERS = {
-    "chaussette": [str(BIN / "chaussette"), "slow_app.application"],
+    "chaussette": ["chaussette", "--fd", "FD", "slow_app.application"],
     "chaussette with drain": [
-        str(BIN / "chaussette"),
+        "chaussette",
+        "--fd",
+        "FD",
         "--pre-hook",
         "webstack_worker.serve",
         "slow_app.application",
     ],
     "chaussette without drain": [
-        str(BIN / "chaussette"),
+        "chaussette",
+        "--fd",
+        "FD",
         "--pre-hook",
         "webstack_worker.serve_without_drain",
         "slow_app.application",
     ],
     "gunicorn": [
-        str(BIN / "gunicorn"),
+        "gunicorn",
+        "--bind",
+        "fd://FD",
         "--workers",
         "1",
         "--graceful-timeout",
@@ -42,102 +50,99 @@ SERVERS = {
         "python:webstack_worker",
         "slow_app:application",
     ],
+    "uvicorn": [
+        "uvicorn",
+        "--fd",
+        "FD",
+        "--timeout-graceful-shutdown",
+        "10",
+        "--no-use-colors",
+        "--factory",
+        "webstack_worker:asgi",
+    ],
 }
+DRAINING = ["chaussette with drain", "gunicorn", "uvicorn"]
+REQUEST = b"GET %s HTTP/1.0\r\nHost: test\r\n\r\n"
 
 
-def start_worker(port, server, ready_dir=None):
-    command, *args = SERVERS[server]
-    address = (
-        ["--bind", f"127.0.0.1:{port}"]
-        if server == "gunicorn"
-        else ["--host", "127.0.0.1", "--port", str(port)]
-    )
-    worker = subprocess.Popen(
-        [command, *address, *args],
-        cwd=HERE / "workers",
-        env=dict(
-            os.environ,
-            PYTHONPATH=f"{HOOKS}:{HERE / 'workers'}",
-            WEBSTACK_READY_DIR=str(ready_dir or ""),
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 15
-    while True:
+@contextlib.contextmanager
+def running(server, ready_dir=None):
+    """Yield (worker, port) once the worker has answered a request; the test holds the
+    listening socket, as circusd does."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        fd = str(listener.fileno())
+        command = [arg.replace("FD", fd) for arg in SERVERS[server]]
+        worker = subprocess.Popen(
+            [str(BIN / command[0]), *command[1:]],
+            cwd=HERE / "workers",
+            env=dict(
+                os.environ,
+                PYTHONPATH=f"{HOOKS}:{HERE / 'workers'}",
+                WEBSTACK_READY_DIR=str(ready_dir or ""),
+                WEBSTACK_ASGI_APP="slow_asgi:application",
+            ),
+            pass_fds=[listener.fileno()],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        port = listener.getsockname()[1]
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert worker.poll() is None and time.monotonic() < deadline, "worker did not start"
-            time.sleep(0.1)
-    return worker
+            assert status(get(port, "/")) == b"200", f"{server} did not answer"
+            yield worker, port
+        finally:
+            worker.kill()
+            worker.wait()
 
 
-def get_slow_while_terminated(worker, port):
-    """Sends GET /slow, SIGTERMs the worker while it serves it, returns the raw answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-        client.sendall(b"GET /slow HTTP/1.0\r\nHost: test\r\n\r\n")
-        time.sleep(0.5)
-        worker.send_signal(signal.SIGTERM)
+def get(port, path, while_serving=None):
+    """GET path; call while_serving() half a second after sending. The raw answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as client:
+        client.sendall(REQUEST % path.encode())
+        if while_serving:
+            time.sleep(0.5)
+            while_serving()
         answer = b""
-        try:
+        with contextlib.suppress(ConnectionResetError):
             while chunk := client.recv(4096):
                 answer += chunk
-        except ConnectionResetError:
-            pass
     return answer
 
 
-@pytest.mark.parametrize("server", ["chaussette with drain", "gunicorn"])
-def test_request_in_progress_is_answered_then_the_worker_exits(port, server):
-    worker = start_worker(port, server)
-    try:
-        answer = get_slow_while_terminated(worker, port)
-        assert answer.split(b"\r\n", 1)[0].endswith(b" 200 OK")
+def status(answer):
+    return answer.split(b"\r\n", 1)[0].split(b" ")[1] if answer else None
+
+
+@pytest.mark.parametrize("server", DRAINING)
+def test_request_in_progress_is_answered_then_the_worker_exits(server):
+    with running(server) as (worker, port):
+        answer = get(port, "/slow", while_serving=lambda: worker.send_signal(signal.SIGTERM))
+        assert status(answer) == b"200"
         assert answer.endswith(b"done\n")
-        assert worker.wait(timeout=5) == 0
-    finally:
-        worker.kill()
+        # uvicorn ends by raising the signal again once it has shut down gracefully.
+        assert worker.wait(timeout=5) in (0, -signal.SIGTERM)
 
 
-@pytest.mark.parametrize("server", ["chaussette with drain", "gunicorn"])
-def test_idle_worker_exits_promptly(port, server):
-    worker = start_worker(port, server)
-    try:
+@pytest.mark.parametrize("server", DRAINING)
+def test_idle_worker_exits_promptly(server):
+    with running(server) as (worker, _port):
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=3) == 0
-    finally:
-        worker.kill()
+        assert worker.wait(timeout=3) in (0, -signal.SIGTERM)
 
 
-def test_without_drain_chaussette_loses_the_request(port):
+def test_without_drain_chaussette_loses_the_request():
     """The control: plain Chaussette dies mid-request, so the tests above can fail."""
-    worker = start_worker(port, "chaussette")
-    try:
-        assert get_slow_while_terminated(worker, port) == b""
+    with running("chaussette") as (worker, port):
+        assert get(port, "/slow", while_serving=lambda: worker.send_signal(signal.SIGTERM)) == b""
         assert worker.wait(timeout=5) == -signal.SIGTERM
-    finally:
-        worker.kill()
 
 
-@pytest.mark.parametrize(
-    "server", ["chaussette with drain", "chaussette without drain", "gunicorn"]
-)
-def test_worker_announces_it_is_ready_under_the_pid_circus_started(port, tmp_path, server):
-    worker = start_worker(port, server, ready_dir=tmp_path)
-    try:
-        # The worker answers, so it has loaded the app: its file is there by now.
+@pytest.mark.parametrize("server", ["chaussette without drain", *DRAINING])
+def test_worker_announces_it_is_ready_under_the_pid_circus_started(tmp_path, server):
+    with running(server, ready_dir=tmp_path) as (worker, _port):
+        # The worker has answered, so it has loaded the app: its file is there by now.
         assert sorted(path.name for path in tmp_path.iterdir()) == [str(worker.pid)]
-    finally:
-        worker.kill()
 
 
-def test_worker_that_cannot_write_its_file_still_serves(port, tmp_path):
-    worker = start_worker(port, "chaussette with drain", ready_dir=tmp_path / "missing")
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-            client.sendall(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n")
-            assert client.recv(4096).split(b"\r\n", 1)[0].endswith(b" 200 OK")
-    finally:
-        worker.kill()
+def test_worker_that_cannot_write_its_file_still_serves(tmp_path):
+    with running("chaussette with drain", ready_dir=tmp_path / "missing") as (_worker, port):
+        assert status(get(port, "/")) == b"200"

@@ -180,7 +180,8 @@ def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
 
 
 def test_without_drain_the_same_reloads_lose_requests():
-    """The control: the test above can fail."""
+    """The control: the tests above can fail. Only Chaussette (app1) has a drain to turn
+    off; uvicorn (app2) drains by itself."""
     ansible("ansible-playbook", "site.yml", "--limit", "app", "-e", '{"django_app_drain": false}')
     try:
         with Load() as load:

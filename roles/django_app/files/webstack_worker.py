@@ -8,7 +8,8 @@ pid Circus started into the directory named by WEBSTACK_READY_DIR. circus_watche
 surge reload (``ready_dir``) waits for these files before it stops the old workers, so
 the socket always has a worker that has loaded the app. Chaussette imports the app before
 its pre-hook runs; gunicorn calls ``post_worker_init`` in its worker, whose parent (the
-gunicorn master) is the process Circus started.
+gunicorn master) is the process Circus started; uvicorn calls the app factory ``asgi``,
+which imports the app named by WEBSTACK_ASGI_APP.
 
 Drain. Chaussette 1.3 has no graceful shutdown: SIGTERM, which Circus sends to the old
 workers of a reload, kills a worker in the middle of a request. With the pre-hook
@@ -18,12 +19,14 @@ accepted stay in the socket's queue for the other workers, since Circus owns the
 The wsgiref server (socketserver) calls ``service_actions`` between two requests and at
 least every half second while idle; that is where the worker stops, so it never stops
 inside a request and never exits with a connection accepted but not served.
-gunicorn drains by itself.
+gunicorn and uvicorn drain by themselves.
 
 Usage: ``chaussette --pre-hook webstack_worker.serve ...`` (or ``serve_without_drain``),
-``gunicorn --config python:webstack_worker ...``.
+``gunicorn --config python:webstack_worker ...``,
+``WEBSTACK_ASGI_APP=mysite.asgi:application uvicorn --factory webstack_worker:asgi ...``.
 """
 
+import importlib
 import os
 import signal
 import socketserver
@@ -76,3 +79,12 @@ def serve_without_drain(args=None):
 def post_worker_init(worker):
     """gunicorn hook, run in the worker once it has loaded the app."""
     announce_ready(worker.ppid)
+
+
+def asgi():
+    """uvicorn app factory: import the ASGI app named by WEBSTACK_ASGI_APP
+    ("package.module:attribute"), announce that it is loaded, and return it."""
+    module, attribute = os.environ["WEBSTACK_ASGI_APP"].split(":", 1)
+    application = getattr(importlib.import_module(module), attribute)
+    announce_ready(os.getpid())
+    return application
