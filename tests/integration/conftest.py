@@ -100,23 +100,28 @@ def circusd(tmp_path):
     yield from run_circusd(tmp_path, CIRCUS_INI)
 
 
+def ansible_env(**settings):
+    """The environment for ansible commands on this collection, with more settings."""
+    return dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        **settings,
+    )
+
+
 @pytest.fixture
 def ansible_playbook():
     """Runs ansible-playbook with a playbook path relative to tests/integration."""
 
     def run(playbook, *args):
-        env = dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_LOCALHOST_WARNING="false",
-            ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        )
         return subprocess.run(
             [str(BIN / "ansible-playbook"), str(HERE / playbook), *args],
             capture_output=True,
             text=True,
-            env=env,
+            env=ansible_env(),
             check=False,
         )
 

@@ -4,14 +4,13 @@ the new ones never get ready, the old ones keep running. Circus's own reload is 
 control that shows the ordering test can fail."""
 
 import json
-import os
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import BIN, COLLECTIONS, HERE, run_circusd
+from conftest import BIN, HERE, ansible_env, run_circusd
 
 HOOKS = HERE.parents[1] / "roles" / "django_app" / "files"
 WORKER = f"{sys.executable} {HERE / 'workers' / 'warming_worker.py'}"
@@ -51,14 +50,6 @@ def warming(tmp_path):
 def circus_watcher(circusd, **args):
     """Run the module once with ansible's ad-hoc command; return its result."""
     args = dict(args, endpoint=circusd.endpoint, circusctl_path=circusd.circusctl)
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="json",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-    )
     run = subprocess.run(
         [
             str(BIN / "ansible"),
@@ -70,7 +61,7 @@ def circus_watcher(circusd, **args):
         ],
         capture_output=True,
         text=True,
-        env=env,
+        env=ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"),
         check=False,
     )
     return json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]

@@ -24,9 +24,10 @@ testinfra_hosts = ["webstack-fleet-proxy"]
 PROXY = ("127.0.0.1", 18480)
 PROJECT = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+# The reload the django_app role runs for new code.
 RELOAD_BOTH = (
-    "name=demo state=reloaded endpoint=ipc:///run/circus/circusd.sock "
-    "circusctl_path=/opt/circus/bin/circusctl"
+    "name=demo state=reloaded surge=true ready_dir=/srv/demo/ready "
+    "endpoint=ipc:///run/circus/circusd.sock circusctl_path=/opt/circus/bin/circusctl"
 )
 
 
