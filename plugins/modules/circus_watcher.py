@@ -264,9 +264,12 @@ class ReadyDir:
         """Remove the files of processes that are gone, so a reused pid is not taken
         for ready."""
         keep = {str(pid) for pid in pids}
-        for entry in os.listdir(self.path):
-            if entry.isdigit() and entry not in keep:
-                os.remove(os.path.join(self.path, entry))
+        try:
+            for entry in os.listdir(self.path):
+                if entry.isdigit() and entry not in keep:
+                    os.remove(os.path.join(self.path, entry))
+        except OSError as e:
+            raise CircusError(f"cannot clean ready_dir {self.path}: {e}") from e
 
 
 def always_ready(pid):

@@ -212,3 +212,8 @@ def test_ready_dir_reads_and_forgets_the_files_named_after_pids(tmp_path):
     assert ready(17447) and ready(17457) and not ready(17458)
     ready.forget_all_but([17457, 17458])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["17457", "notes.txt"]
+
+
+def test_ready_dir_that_cannot_be_read_fails_with_its_path(tmp_path):
+    with pytest.raises(CircusError, match=r"cannot clean ready_dir .*gone"):
+        ReadyDir(str(tmp_path / "gone")).forget_all_but([1])
