@@ -56,6 +56,13 @@ class WorkTests(SimpleTestCase):
         self.assertEqual(answer.status_code, 200)
 
 
+class VersionTests(SimpleTestCase):
+    def test_version_names_the_release_directory_and_the_worker(self):
+        answer = self.client.get("/version")
+        self.assertEqual(answer.status_code, 200)
+        self.assertEqual(answer.json(), {"release": PROJECT_DIR.parent.name, "pid": os.getpid()})
+
+
 class ProxyHeadersTests(SimpleTestCase):
     def test_forwarded_proto_https_makes_the_request_secure(self):
         factory = RequestFactory()

@@ -1,7 +1,9 @@
+import os
 import time
 
+from django.conf import settings
 from django.db import connection
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
@@ -31,3 +33,9 @@ def work(request):
     worker drops."""
     time.sleep(0.3)
     return HttpResponse("worked\n", content_type="text/plain")
+
+
+def version(request):
+    """The release this worker runs and its pid. The django_app role deploys the code
+    into releases/ID/app, so the release id is the name of the code's parent directory."""
+    return JsonResponse({"release": settings.BASE_DIR.parent.name, "pid": os.getpid()})

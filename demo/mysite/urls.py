@@ -7,5 +7,6 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
     path("work", views.work, name="work"),
+    path("version", views.version, name="version"),
     path("admin/", admin.site.urls),
 ]

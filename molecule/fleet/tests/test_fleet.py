@@ -99,6 +99,8 @@ def release_2(tmp_path_factory):
     shutil.copytree(PROJECT / "demo", source, ignore=shutil.ignore_patterns("inventory"))
     page = source / "greetings" / "templates" / "greetings" / "index.html"
     page.write_text(page.read_text().replace("</h1>", "</h1>\n  <p>Release 2.</p>", 1))
+    # A module that release 4 deletes: it must be gone from the host too.
+    (source / "greetings" / "obsolete.py").write_text("UNUSED = True\n")
     return source
 
 
@@ -178,6 +180,140 @@ def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
     assert " down;" not in proxy_site()
     assert load.tally["ok"] > 50
     assert load.failed == 0, dict(load.tally)
+
+
+APP_HOSTS = ("webstack-fleet-app1", "webstack-fleet-app2")
+MIGRATION = """from django.db import migrations
+
+
+def forwards(apps, schema_editor):
+    {body}
+
+
+class Migration(migrations.Migration):
+    dependencies = [("greetings", "0001_initial")]
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
+"""
+
+
+def release_4(release_2, tmp_path_factory, body):
+    """Release 2 with a new line on its page, a migration running `body`, and
+    greetings/obsolete.py deleted."""
+    source = tmp_path_factory.mktemp("release") / "demo"
+    shutil.copytree(release_2, source)
+    page = source / "greetings" / "templates" / "greetings" / "index.html"
+    page.write_text(page.read_text().replace("Release 2.", "Release 4."))
+    (source / "greetings" / "migrations" / "0002_release_4.py").write_text(
+        MIGRATION.format(body=body)
+    )
+    (source / "greetings" / "obsolete.py").unlink()
+    return source
+
+
+@pytest.fixture(scope="module")
+def release_4_broken(release_2, tmp_path_factory):
+    return release_4(release_2, tmp_path_factory, 'raise RuntimeError("broken migration")')
+
+
+@pytest.fixture(scope="module")
+def release_4_fixed(release_2, tmp_path_factory):
+    return release_4(release_2, tmp_path_factory, "del apps, schema_editor")
+
+
+def app_host(name):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+def proxy_pages(count=6):
+    connection = http.client.HTTPConnection(*PROXY, timeout=10)
+    pages = []
+    for _request in range(count):
+        connection.request("GET", "/")
+        pages.append(connection.getresponse().read().decode())
+    return pages
+
+
+def served_releases(app):
+    """(current release, {circus pid: directory it runs in}, {(release, pid)} answered by
+    /version on the host's socket)."""
+    current = app.check_output("readlink /srv/demo/current").rsplit("/", 1)[1]
+    pids = json.loads(
+        app.check_output(
+            "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --json list demo"
+        )
+    )["pids"]
+    # Another user's /proc/PID/cwd is readable only with ptrace rights the container lacks.
+    cwds = {
+        pid: app.check_output("runuser -u demo -- readlink /proc/%s/cwd", str(pid)) for pid in pids
+    }
+    answered = set()
+    for _request in range(12):
+        version = json.loads(
+            app.check_output(
+                "python3 -c %s",
+                "import urllib.request; print(urllib.request.urlopen("
+                "'http://127.0.0.1:8000/version', timeout=10).read().decode())",
+            )
+        )
+        answered.add((version["release"], version["pid"]))
+    return current, cwds, answered
+
+
+def test_a_broken_migration_stops_the_rollout_and_the_fixed_release_replaces_every_worker(
+    release_4_broken, release_4_fixed
+):
+    before = {name: served_releases(app_host(name))[0] for name in APP_HOSTS}
+    with Load() as load:
+        time.sleep(2)
+        failed = ansible(
+            "ansible-playbook",
+            "deploy.yml",
+            "-e",
+            f"django_app_source={release_4_broken}",
+            succeed=False,
+        )
+        assert "broken migration" in failed.stdout
+        # app1 failed before it switched: both hosts serve release 2 only.
+        assert all("Release 2." in page and "Release 4." not in page for page in proxy_pages())
+        assert {name: served_releases(app_host(name))[0] for name in APP_HOSTS} == before
+        ansible("ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_4_fixed}")
+        time.sleep(2)
+    assert load.tally["ok"] > 50
+    assert load.failed == 0, dict(load.tally)
+    assert all("Release 4." in page for page in proxy_pages())
+    for name in APP_HOSTS:
+        app = app_host(name)
+        current, cwds, answered = served_releases(app)
+        assert current != before[name]
+        # Every Circus process runs in the new release; every answer comes from one of them.
+        assert set(cwds.values()) == {f"/srv/demo/releases/{current}/app"}, name
+        assert {release for release, _pid in answered} == {current}
+        assert {pid for _release, pid in answered} <= set(cwds)
+        state = json.loads(app.file("/srv/demo/deploy-state.json").content_string)
+        assert state["loaded"].startswith(current + "+")
+        # The deleted module is gone from the release in use, and still in the one before.
+        assert not app.file("/srv/demo/current/app/greetings/obsolete.py").exists
+        assert app.file(f"/srv/demo/releases/{before[name]}/app/greetings/obsolete.py").exists
+
+
+def test_rollback_refuses_to_strand_a_migration_then_goes_back_under_load():
+    before = {name: served_releases(app_host(name))[0] for name in APP_HOSTS}
+    refused = ansible("ansible-playbook", "rollback.yml", succeed=False)
+    assert "greetings/migrations/0002_release_4" in refused.stdout
+    assert "rollback_past_migrations=true" in refused.stdout
+    assert {name: served_releases(app_host(name))[0] for name in APP_HOSTS} == before
+    with Load() as load:
+        time.sleep(2)
+        ansible("ansible-playbook", "rollback.yml", "-e", "rollback_past_migrations=true")
+        time.sleep(2)
+    assert load.tally["ok"] > 50
+    assert load.failed == 0, dict(load.tally)
+    assert all("Release 2." in page and "Release 4." not in page for page in proxy_pages())
+    for name in APP_HOSTS:
+        current, cwds, answered = served_releases(app_host(name))
+        assert current != before[name]
+        assert set(cwds.values()) == {f"/srv/demo/releases/{current}/app"}, name
+        assert {release for release, _pid in answered} == {current}
 
 
 def test_without_drain_the_same_reloads_lose_requests():
