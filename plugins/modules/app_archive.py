@@ -23,7 +23,7 @@ description:
   - The hash (RV(tree)) covers each shipped file's path, content and executable bit, and
     each symlink's target, so it changes exactly when what would be shipped changes.
     An archive already built for that hash is reused.
-  - A file (a wheel or an sdist) is not packed: RV(tree) is the hash of its content and
+  - A file (a wheel or an sdist) is not packed; RV(tree) is the hash of its content and
     RV(archive) the file itself.
 author:
   - webstack.circus maintainers (@webstack)
