@@ -30,7 +30,7 @@ help:
 	@echo "make demo         deploy the demo app into a local container, print its URL"
 	@echo "make demo-clean   remove the demo container"
 
-$(BIN)/.installed: requirements-dev.txt
+$(BIN)/.installed: requirements-dev.txt demo/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@

@@ -77,14 +77,18 @@ class ProxyHeadersTests(SimpleTestCase):
 def load_settings(environment):
     """Imports the settings in a fresh interpreter whose only DJANGO_* variables are
     `environment`; returns the process and the settings it printed as JSON."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k != "DATABASE_URL"
+    }
     env.update(environment, DJANGO_SETTINGS_MODULE="mysite.settings")
     code = (
         "import json; from django.conf import settings as s; print(json.dumps({"
         "'DEBUG': s.DEBUG, 'ALLOWED_HOSTS': s.ALLOWED_HOSTS,"
         "'CSRF_TRUSTED_ORIGINS': s.CSRF_TRUSTED_ORIGINS,"
         "'DB': s.DATABASES['default']['NAME'], 'STATIC_ROOT': s.STATIC_ROOT,"
-        "'MEDIA_ROOT': s.MEDIA_ROOT}))"
+        "'MEDIA_ROOT': s.MEDIA_ROOT, 'ENGINE': s.DATABASES['default']['ENGINE'],"
+        "'HOST': s.DATABASES['default']['HOST'],"
+        "'STATIC_STORAGE': s.STORAGES['staticfiles']['BACKEND'].rsplit('.', 1)[1]}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -129,7 +133,25 @@ class SettingsTests(SimpleTestCase):
                 "DB": "/srv/demo/data/db.sqlite3",
                 "STATIC_ROOT": "/srv/demo/static",
                 "MEDIA_ROOT": "/srv/demo/media",
+                "ENGINE": "django.db.backends.sqlite3",
+                "HOST": "",
+                "STATIC_STORAGE": "StaticFilesStorage",
             },
+        )
+
+    def test_database_url_and_static_manifest(self):
+        result, loaded = load_settings(
+            {
+                "DJANGO_SECRET_KEY": "test",
+                "DATABASE_URL": "postgres://demo:secret@db.example:5432/demo",
+                "DJANGO_DB_PATH": "/ignored/when/a/url/is/set",
+                "DJANGO_STATIC_MANIFEST": "true",
+            }
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(
+            (loaded["ENGINE"], loaded["HOST"], loaded["DB"], loaded["STATIC_STORAGE"]),
+            ("django.db.backends.postgresql", "db.example", "demo", "ManifestStaticFilesStorage"),
         )
 
     def test_defaults_without_deployment_values(self):
@@ -144,5 +166,8 @@ class SettingsTests(SimpleTestCase):
                 "DB": str(PROJECT_DIR / "db.sqlite3"),
                 "STATIC_ROOT": str(PROJECT_DIR / "static-collected"),
                 "MEDIA_ROOT": str(PROJECT_DIR / "media"),
+                "ENGINE": "django.db.backends.sqlite3",
+                "HOST": "",
+                "STATIC_STORAGE": "StaticFilesStorage",
             },
         )

@@ -4,6 +4,7 @@ environment, with production defaults (DEBUG off, a secret key required)."""
 import os
 from pathlib import Path
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -69,11 +70,12 @@ TEMPLATES = [
     },
 ]
 
+# DATABASE_URL (postgres://USER:PASSWORD@HOST/NAME, a secret), or else SQLite at
+# DJANGO_DB_PATH.
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("DJANGO_DB_PATH", str(BASE_DIR / "db.sqlite3")),
-    }
+    "default": dj_database_url.config(
+        default="sqlite:///" + os.environ.get("DJANGO_DB_PATH", str(BASE_DIR / "db.sqlite3"))
+    )
 }
 
 LANGUAGE_CODE = "en-us"
@@ -85,6 +87,17 @@ STATIC_URL = "/static/"
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", str(BASE_DIR / "static-collected"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media"))
+# Deployed, static file names carry a hash of their content (site.3f2a9c0d41b7.css), read
+# from the manifest collectstatic writes: each release's pages name its own files, which
+# can be cached for ever. DJANGO_STATIC_MANIFEST=false (the tests) serves plain names.
+STATIC_MANIFEST = os.environ.get("DJANGO_STATIC_MANIFEST", "").lower() in ("1", "true", "yes", "on")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage."
+        + ("ManifestStaticFilesStorage" if STATIC_MANIFEST else "StaticFilesStorage")
+    },
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

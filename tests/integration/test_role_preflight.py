@@ -40,6 +40,8 @@ CASES = [
     ("django_app", dict(GOOD_APP, django_app_migrate="sometimes"), "django_app_migrate"),
     ("django_app", dict(GOOD_APP, django_app_env={"BAD NAME": "x"}), "names given: BAD NAME"),
     ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "two\nlines"}), "single lines"),
+    ("django_app", dict(GOOD_APP, django_app_keep_releases=1), "must be 2 or more"),
+    ("django_app", dict(GOOD_APP, django_app_release="latest"), "digits (got 'latest')"),
     ("nginx_proxy", {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["shop"])]}, "host:port"),
     ("nginx_proxy", {"nginx_proxy_sites": [{"name": "shop"}]}, "upstreams"),
     ("nginx_proxy", {"nginx_proxy_sites": [GOOD_SITE, GOOD_SITE]}, "must be unique"),

@@ -1,6 +1,9 @@
 """The demo deployed by site.yml answers through nginx, served by Chaussette under Circus."""
 
 import json
+import os
+import re
+import subprocess
 
 import pytest
 
@@ -108,3 +111,53 @@ def test_nginx_configuration_is_valid_and_hides_its_version(host):
 
 def test_no_multicast_discovery(host):
     assert not host.socket("udp://0.0.0.0:12027").is_listening
+
+
+def test_the_workers_run_the_recorded_release(host):
+    release = host.file("/srv/demo/current").linked_to.rsplit("/", 1)[1]
+    state = json.loads(host.file("/srv/demo/deploy-state.json").content_string)
+    assert state["history"][-1] == release
+    assert state["loaded"].startswith(release + "+")
+    assert json.loads(http_get(host, "/version")["body"])["release"] == release
+    # The code of the release is root's: the app's user cannot change what it runs.
+    assert host.file(f"/srv/demo/releases/{release}/app/manage.py").user == "root"
+
+
+def test_pages_link_hashed_static_files_that_nginx_serves(host):
+    page = http_get(host, "/")["body"]
+    stylesheet = re.search(r'href="(/static/greetings/site\.[0-9a-f]{12}\.css)"', page)[1]
+    answer = http_get(host, stylesheet)
+    assert answer["status"] == 200
+    assert "webstack-demo-static" in answer["body"]
+
+
+def test_an_unknown_git_ref_fails_before_the_release_changes(host, demo):
+    if not str(demo["django_app_source"]).startswith("git+"):
+        pytest.skip("this host deploys a directory")
+    before = host.file("/srv/demo/current").linked_to
+    project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "site.yml",
+            "--limit",
+            host.backend.get_hostname(),
+            "-e",
+            "django_app_version=no-such-branch",
+        ],
+        cwd=project,
+        env=dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=f"{project}/build/collections",
+            ANSIBLE_FORCE_COLOR="0",
+            ANSIBLE_NOCOLOR="1",
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "git ref 'no-such-branch' (django_app_version) was not found" in result.stdout
+    assert host.file("/srv/demo/current").linked_to == before

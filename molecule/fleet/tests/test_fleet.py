@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import threading
@@ -22,6 +23,7 @@ import testinfra
 testinfra_hosts = ["webstack-fleet-proxy"]
 
 PROXY = ("127.0.0.1", 18480)
+APP_HOSTS = ("webstack-fleet-app1", "webstack-fleet-app2")
 PROJECT = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 # The reload the django_app role runs for new code.
@@ -75,7 +77,13 @@ class Load:
 
 def ansible(command, *args, succeed=True):
     """Run an ansible command on the scenario's inventory; assert it succeeds, or fails."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "build" / "collections"))
+    # Molecule forces colours on; the tests read the output as plain text.
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "build" / "collections"),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+    )
     result = subprocess.run(
         [command, "-i", INVENTORY, *args],
         cwd=PROJECT,
@@ -86,6 +94,23 @@ def ansible(command, *args, succeed=True):
     )
     assert (result.returncode == 0) == succeed, result.stdout[-5000:] + result.stderr[-3000:]
     return result
+
+
+def ran_on(output, task, outcomes="ok|changed|fatal"):
+    """The hosts on which a task ran (not skipped), in every batch of a playbook's output."""
+    hosts = []
+    for block in output.split("\nTASK [")[1:]:
+        if block.split("]", 1)[0].endswith(task):
+            hosts += re.findall(rf"^(?:{outcomes}): \[([^\]]+)\]", block, re.MULTILINE)
+    return hosts
+
+
+def failed_on(output, task):
+    return ran_on(output, task, outcomes="fatal")
+
+
+def fleet_host(name):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
 
 
 def reload_both_app_hosts():
@@ -109,7 +134,9 @@ def test_no_request_fails_while_apps_reload_redeploy_and_scale(release_2):
         time.sleep(2)
         for _reload in range(3):
             reload_both_app_hosts()
-        ansible("ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_2}")
+        deployed = ansible("ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_2}")
+        # One database for the fleet: migrate ran once, on the first app host.
+        assert ran_on(deployed.stdout, "Migrate the database") == ["webstack-fleet-app1"]
         # Scaling is a variable change and a re-run, on both app hosts at once.
         for workers in (4, 2):
             variables = {"django_app_source": str(release_2), "django_app_numprocesses": workers}
@@ -124,8 +151,8 @@ def test_every_app_host_serves_release_2_with_2_workers():
     for _request in range(4):
         connection.request("GET", "/")
         assert "Release 2." in connection.getresponse().read().decode()
-    for name in ("webstack-fleet-app1", "webstack-fleet-app2"):
-        app = testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+    for name in APP_HOSTS:
+        app = fleet_host(name)
         listed = app.check_output(
             "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --json list demo"
         )
@@ -147,8 +174,11 @@ def release_3_unhealthy(release_2, tmp_path_factory):
 
 
 def proxy_site():
-    proxy = testinfra.get_host(f"ansible://webstack-fleet-proxy?ansible_inventory={INVENTORY}")
-    return proxy.file("/etc/nginx/sites-available/demo.conf").content_string
+    return (
+        fleet_host("webstack-fleet-proxy")
+        .file("/etc/nginx/sites-available/demo.conf")
+        .content_string
+    )
 
 
 def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
@@ -182,7 +212,6 @@ def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
     assert load.failed == 0, dict(load.tally)
 
 
-APP_HOSTS = ("webstack-fleet-app1", "webstack-fleet-app2")
 MIGRATION = """from django.db import migrations
 
 
@@ -207,6 +236,8 @@ def release_4(release_2, tmp_path_factory, body):
         MIGRATION.format(body=body)
     )
     (source / "greetings" / "obsolete.py").unlink()
+    stylesheet = source / "greetings" / "static" / "greetings" / "site.css"
+    stylesheet.write_text(stylesheet.read_text() + "\n/* release 4 */\n")
     return source
 
 
@@ -220,10 +251,6 @@ def release_4_fixed(release_2, tmp_path_factory):
     return release_4(release_2, tmp_path_factory, "del apps, schema_editor")
 
 
-def app_host(name):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
-
-
 def proxy_pages(count=6):
     connection = http.client.HTTPConnection(*PROXY, timeout=10)
     pages = []
@@ -231,6 +258,22 @@ def proxy_pages(count=6):
         connection.request("GET", "/")
         pages.append(connection.getresponse().read().decode())
     return pages
+
+
+def stylesheet():
+    """The hashed name of the stylesheet the page through the proxy links."""
+    connection = http.client.HTTPConnection(*PROXY, timeout=10)
+    connection.request("GET", "/")
+    return re.search(
+        r'href="(/static/greetings/site\.[0-9a-f]{12}\.css)"',
+        connection.getresponse().read().decode(),
+    )[1]
+
+
+def proxy_status(path):
+    connection = http.client.HTTPConnection(*PROXY, timeout=10)
+    connection.request("GET", path)
+    return connection.getresponse().status
 
 
 def served_releases(app):
@@ -262,7 +305,8 @@ def served_releases(app):
 def test_a_broken_migration_stops_the_rollout_and_the_fixed_release_replaces_every_worker(
     release_4_broken, release_4_fixed
 ):
-    before = {name: served_releases(app_host(name))[0] for name in APP_HOSTS}
+    before = {name: served_releases(fleet_host(name))[0] for name in APP_HOSTS}
+    old_stylesheet = stylesheet()
     with Load() as load:
         time.sleep(2)
         failed = ansible(
@@ -272,17 +316,27 @@ def test_a_broken_migration_stops_the_rollout_and_the_fixed_release_replaces_eve
             f"django_app_source={release_4_broken}",
             succeed=False,
         )
-        assert "broken migration" in failed.stdout
+        # The migration's error is in the task's hidden output (no_log: the environment
+        # carries secrets); the failure is on app1's migrate, in the first batch.
+        assert failed_on(failed.stdout, "Migrate the database") == ["webstack-fleet-app1"]
         # app1 failed before it switched: both hosts serve release 2 only.
         assert all("Release 2." in page and "Release 4." not in page for page in proxy_pages())
-        assert {name: served_releases(app_host(name))[0] for name in APP_HOSTS} == before
-        ansible("ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_4_fixed}")
+        assert {name: served_releases(fleet_host(name))[0] for name in APP_HOSTS} == before
+        fixed = ansible(
+            "ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_4_fixed}"
+        )
+        assert ran_on(fixed.stdout, "Migrate the database") == ["webstack-fleet-app1"]
         time.sleep(2)
     assert load.tally["ok"] > 50
     assert load.failed == 0, dict(load.tally)
     assert all("Release 4." in page for page in proxy_pages())
+    # The proxy serves the static files of both releases: pages of the old one, still
+    # served by a host not yet reached during a rollout, find theirs.
+    new_stylesheet = stylesheet()
+    assert new_stylesheet != old_stylesheet
+    assert (proxy_status(old_stylesheet), proxy_status(new_stylesheet)) == (200, 200)
     for name in APP_HOSTS:
-        app = app_host(name)
+        app = fleet_host(name)
         current, cwds, answered = served_releases(app)
         assert current != before[name]
         # Every Circus process runs in the new release; every answer comes from one of them.
@@ -297,11 +351,11 @@ def test_a_broken_migration_stops_the_rollout_and_the_fixed_release_replaces_eve
 
 
 def test_rollback_refuses_to_strand_a_migration_then_goes_back_under_load():
-    before = {name: served_releases(app_host(name))[0] for name in APP_HOSTS}
+    before = {name: served_releases(fleet_host(name))[0] for name in APP_HOSTS}
     refused = ansible("ansible-playbook", "rollback.yml", succeed=False)
     assert "greetings/migrations/0002_release_4" in refused.stdout
     assert "rollback_past_migrations=true" in refused.stdout
-    assert {name: served_releases(app_host(name))[0] for name in APP_HOSTS} == before
+    assert {name: served_releases(fleet_host(name))[0] for name in APP_HOSTS} == before
     with Load() as load:
         time.sleep(2)
         ansible("ansible-playbook", "rollback.yml", "-e", "rollback_past_migrations=true")
@@ -310,7 +364,7 @@ def test_rollback_refuses_to_strand_a_migration_then_goes_back_under_load():
     assert load.failed == 0, dict(load.tally)
     assert all("Release 2." in page and "Release 4." not in page for page in proxy_pages())
     for name in APP_HOSTS:
-        current, cwds, answered = served_releases(app_host(name))
+        current, cwds, answered = served_releases(fleet_host(name))
         assert current != before[name]
         assert set(cwds.values()) == {f"/srv/demo/releases/{current}/app"}, name
         assert {release for release, _pid in answered} == {current}
