@@ -159,5 +159,6 @@ def test_an_unknown_git_ref_fails_before_the_release_changes(host, demo):
         check=False,
     )
     assert result.returncode != 0
-    assert "git ref 'no-such-branch' (django_app_version) was not found" in result.stdout
+    output = result.stdout + result.stderr
+    assert "git ref 'no-such-branch' (django_app_version) was not found" in output, output
     assert host.file("/srv/demo/current").linked_to == before

@@ -84,15 +84,17 @@ def ansible(command, *args, succeed=True):
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_NOCOLOR="1",
     )
+    # One stream, in order: failed tasks go to stderr where Molecule's settings say so.
     result = subprocess.run(
         [command, "-i", INVENTORY, *args],
         cwd=PROJECT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         check=False,
     )
-    assert (result.returncode == 0) == succeed, result.stdout[-5000:] + result.stderr[-3000:]
+    assert (result.returncode == 0) == succeed, result.stdout[-8000:]
     return result
 
 
