@@ -185,6 +185,8 @@ def main():
             f"got {module.params['keep']}"
         )
     before = describe(home)
+    # What describe() read, reused below rather than read from disk again.
+    recorded = {"history": before["history"], "loaded": before["loaded"]}
     result = dict(changed=False, removed=[], removed_venvs=[], migrations_lost=[])
 
     if state == "read":
@@ -203,28 +205,25 @@ def main():
                 f"(present: {', '.join(before['releases']) or 'none'})",
                 **before,
             )
-        state_now = read_state(home)
-        history = with_current(state_now["history"], release)
-        result["changed"] = before["current"] != release or history != state_now["history"]
+        history = with_current(recorded["history"], release)
+        result["changed"] = before["current"] != release or history != recorded["history"]
         if result["changed"] and not module.check_mode:
             switch_current(home, release)
-            write_state(home, dict(state_now, history=history))
+            write_state(home, dict(recorded, history=history))
 
     else:
         wanted = module.params["loaded"]
-        state_now = read_state(home)
-        present = present_releases(home)
         doomed = prune_plan(
-            state_now["history"],
-            present,
+            recorded["history"],
+            set(before["releases"]),
             module.params["keep"],
             protected={before["current"], before["previous"], release},
         )
         result["removed"] = doomed
-        result["changed"] = state_now["loaded"] != wanted or bool(doomed)
+        result["changed"] = recorded["loaded"] != wanted or bool(doomed)
         if not module.check_mode:
-            if state_now["loaded"] != wanted:
-                write_state(home, dict(state_now, loaded=wanted))
+            if recorded["loaded"] != wanted:
+                write_state(home, dict(recorded, loaded=wanted))
             result["removed_venvs"] = remove_releases(home, doomed)
             result["changed"] = result["changed"] or bool(result["removed_venvs"])
 
