@@ -42,6 +42,11 @@ CASES = [
     ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "two\nlines"}), "single lines"),
     ("django_app", dict(GOOD_APP, django_app_keep_releases=1), "must be 2 or more"),
     ("django_app", dict(GOOD_APP, django_app_release="latest"), "digits (got 'latest')"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_git_key_file="/k -oProxyCommand=x"),
+        "ssh's command line",
+    ),
     ("nginx_proxy", {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["shop"])]}, "host:port"),
     ("nginx_proxy", {"nginx_proxy_sites": [{"name": "shop"}]}, "upstreams"),
     ("nginx_proxy", {"nginx_proxy_sites": [GOOD_SITE, GOOD_SITE]}, "must be unique"),
