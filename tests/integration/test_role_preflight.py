@@ -14,10 +14,32 @@ GOOD_APP = {
     "django_app_settings_module": "mysite.settings",
 }
 GOOD_SITE = {"name": "shop", "upstreams": ["127.0.0.1:8000"]}
+ENDPOINT_RULE = "must be an ipc:// socket in circus_run_dir"
 
 CASES = [
-    ("circus", {"circus_endpoint": "http://127.0.0.1:5555"}, "must start with ipc:// or tcp://"),
+    ("circus", {"circus_endpoint": "http://127.0.0.1:5555"}, ENDPOINT_RULE),
+    ("circus", {"circus_endpoint": "tcp://0.0.0.0:5555"}, ENDPOINT_RULE),
+    (
+        "circus",
+        {"circus_endpoint": "tcp://0.0.0.0:5555", "circus_allow_tcp_endpoints": True},
+        "or tcp://127.0.0.1:PORT or tcp://[::1]:PORT",
+    ),
+    ("circus", {"circus_endpoint": "ipc:///run/circus/c.sock\n"}, ENDPOINT_RULE),
+    (
+        "circus",
+        {"circus_pubsub_endpoint": "ipc:///tmp/pubsub.sock"},
+        "circus_pubsub_endpoint must be",
+    ),
+    (
+        "circus",
+        {"circus_endpoint": "ipc:///run/circus/c.sock\n[watcher:x]\ncmd = touch /tmp/pwned"},
+        ENDPOINT_RULE,
+    ),
     ("circus", {"circus_run_dir": "/var/run/circus"}, "directly under /run"),
+    ("circus", {"circus_admin_group": "adm\nx"}, "circus_admin_group must be a group name"),
+    ("circus", {"circus_log_dir": "/var/log/../../etc"}, "circus_log_dir must be an absolute path"),
+    ("circus", {"circus_extra_packages": ["--index-url=http://x"]}, "must be pip requirements"),
+    ("circus", {"circus_check_delay": 0}, "circus_check_delay must be 1 to 3600"),
     ("circus", {"circus_loglevel": "chatty"}, "circus_loglevel"),
     ("circus", {"circus_check_delay": "soon"}, "circus_check_delay"),
     (
@@ -26,8 +48,9 @@ CASES = [
         "django_app_name",
     ),
     ("django_app", dict(GOOD_APP, django_app_name="My Shop"), "lower-case identifier"),
+    ("django_app", dict(GOOD_APP, django_app_name="shop\n"), "lower-case identifier"),
     ("django_app", dict(GOOD_APP, django_app_source="/nonexistent/shop"), "read as a directory"),
-    ("django_app", dict(GOOD_APP, django_app_wsgi_application="shop"), "dotted Python paths"),
+    ("django_app", dict(GOOD_APP, django_app_wsgi_application="shop"), "a dotted Python path"),
     (
         "django_app",
         dict(GOOD_APP, django_app_chaussette_backend="waitress"),
@@ -35,13 +58,68 @@ CASES = [
     ),
     ("django_app", dict(GOOD_APP, django_app_server="uwsgi"), "django_app_server"),
     ("django_app", dict(GOOD_APP, django_app_server="uvicorn"), "django_app_asgi_application"),
-    ("django_app", dict(GOOD_APP, django_app_numprocesses=-1), "django_app_numprocesses"),
-    ("django_app", dict(GOOD_APP, django_app_socket_port=70000), "django_app_socket_port"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_numprocesses=-1),
+        "numprocesses must be from 0 to 1024",
+    ),
+    ("django_app", dict(GOOD_APP, django_app_numprocesses=100000), "from 0 to 1024 (got 100000)"),
+    ("django_app", dict(GOOD_APP, django_app_socket_port=70000), "port must be from 1 to 65535"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_socket_host="127.0.0.1\n[watcher:evil]\ncmd = touch /tmp/pwned"),
+        "django_app_socket_host must be an IPv4 or IPv6 address or a host name",
+    ),
+    ("django_app", dict(GOOD_APP, django_app_user="root"), "django_app_user must not be root"),
+    ("django_app", dict(GOOD_APP, django_app_user="daemon"), "already exists on localhost"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_home="/tmp"),
+        "django_app_home must be a directory under /srv",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_media_root="/etc"),
+        "django_app_media_root must be a directory",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_health_path="@example.org/"),
+        "django_app_health_path must be",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_version="--upload-pack=x"),
+        "django_app_version must be a git",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_requirements_file="../x.txt"),
+        "a relative path inside",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_extra_packages=["-e", "."]),
+        "must be pip requirements",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_circus_endpoint="tcp://0.0.0.0:5555"),
+        "circus_endpoint must be",
+    ),
     ("django_app", dict(GOOD_APP, django_app_migrate="sometimes"), "django_app_migrate"),
     ("django_app", dict(GOOD_APP, django_app_env={"BAD NAME": "x"}), "names given: BAD NAME"),
-    ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "two\nlines"}), "single lines"),
-    ("django_app", dict(GOOD_APP, django_app_keep_releases=1), "must be 2 or more"),
-    ("django_app", dict(GOOD_APP, django_app_release="latest"), "digits (got 'latest')"),
+    ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "a\x00b"}), "cannot hold a NUL"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_keep_releases=1),
+        "keep_releases must be from 2 to 100",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_release="latest"),
+        'hexadecimal digits (got "latest")',
+    ),
     (
         "django_app",
         dict(GOOD_APP, django_app_git_key_file="/k -oProxyCommand=x"),

@@ -1,35 +1,10 @@
 """The demo deployed by site.yml answers through nginx, served by Chaussette under Circus."""
 
 import json
-import os
 import re
-import subprocess
 
 import pytest
-
-# Fetches a URL from inside the container (a minimal host has python3 but no curl) and
-# prints status, headers and body as JSON.
-HTTP_GET = """
-import json, sys, urllib.error, urllib.request
-try:
-    answer = urllib.request.urlopen(sys.argv[1], timeout=10)
-except urllib.error.HTTPError as error:
-    answer = error
-print(json.dumps({"status": answer.status, "headers": answer.headers.items(),
-                  "body": answer.read().decode()}))
-"""
-
-
-def http_get(host, path):
-    """Status, headers (each name mapped to its values joined by ", ") and body."""
-    result = host.run("python3 -c %s %s", HTTP_GET, "http://127.0.0.1" + path)
-    assert result.rc == 0, result.stderr
-    answer = json.loads(result.stdout)
-    headers = {}
-    for name, value in answer["headers"]:
-        headers[name] = headers[name] + ", " + value if name in headers else value
-    answer["headers"] = headers
-    return answer
+from helpers import http_get, run_site
 
 
 @pytest.fixture
@@ -91,18 +66,6 @@ def test_app_socket_is_held_by_circusd(host):
     ]
 
 
-def test_control_endpoint_is_reachable_by_root_only(host):
-    run_dir = host.file("/run/circus")
-    assert run_dir.mode == 0o750
-    assert run_dir.user == "root"
-
-
-def test_secrets_file_is_private(host):
-    watcher = host.file("/etc/circus/conf.d/demo.ini")
-    assert watcher.mode == 0o640
-    assert watcher.user == "root"
-
-
 def test_nginx_configuration_is_valid_and_hides_its_version(host):
     assert host.run("nginx -t").rc == 0
     assert not host.file("/etc/nginx/sites-enabled/default").exists
@@ -135,30 +98,8 @@ def test_an_unknown_git_ref_fails_before_the_release_changes(host, demo):
     if not str(demo["django_app_source"]).startswith("git+"):
         pytest.skip("this host deploys a directory")
     before = host.file("/srv/demo/current").linked_to
-    project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-    result = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            "site.yml",
-            "--limit",
-            host.backend.get_hostname(),
-            "-e",
-            "django_app_version=no-such-branch",
-        ],
-        cwd=project,
-        env=dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=f"{project}/build/collections",
-            ANSIBLE_FORCE_COLOR="0",
-            ANSIBLE_NOCOLOR="1",
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_site(host, "-e", "django_app_version=no-such-branch")
     assert result.returncode != 0
-    output = result.stdout + result.stderr
+    output = result.stdout
     assert "git ref 'no-such-branch' (django_app_version) was not found" in output, output
     assert host.file("/srv/demo/current").linked_to == before

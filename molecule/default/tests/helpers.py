@@ -1,0 +1,57 @@
+"""What the scenario's tests do on a host: fetch a page from inside it, run site.yml on it."""
+
+import json
+import os
+import subprocess
+
+# Fetches a URL from inside the container (a minimal host has python3 but no curl) and
+# prints status, headers and body as JSON.
+HTTP_GET = """
+import json, sys, urllib.error, urllib.request
+try:
+    answer = urllib.request.urlopen(sys.argv[1], timeout=10)
+except urllib.error.HTTPError as error:
+    answer = error
+print(json.dumps({"status": answer.status, "headers": answer.headers.items(),
+                  "body": answer.read().decode()}))
+"""
+
+
+def http_get(host, path):
+    """Status, headers (each name mapped to its values joined by ", ") and body."""
+    result = host.run("python3 -c %s %s", HTTP_GET, "http://127.0.0.1" + path)
+    assert result.rc == 0, result.stderr
+    answer = json.loads(result.stdout)
+    headers = {}
+    for name, value in answer["headers"]:
+        headers[name] = headers[name] + ", " + value if name in headers else value
+    answer["headers"] = headers
+    return answer
+
+
+def run_site(host, *args):
+    """Run site.yml on this host only; return the finished process, its output (stdout
+    and stderr in one stream, without colours) in .stdout."""
+    project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "site.yml",
+            "--limit",
+            host.backend.get_hostname(),
+            *args,
+        ],
+        cwd=project,
+        env=dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=f"{project}/build/collections",
+            ANSIBLE_FORCE_COLOR="0",
+            ANSIBLE_NOCOLOR="1",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )

@@ -1,0 +1,76 @@
+# Copyright (c) 2026, webstack.circus contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run a command of the app with the environment the django_app role wrote for it.
+
+Usage: python3 -I webstack_run.py ENV_FILE [--user USER] -- COMMAND [ARG...]
+
+The command gets exactly the environment in ENV_FILE, a JSON object of strings, and
+nothing from its caller. Circus starts every worker through it, and Ansible runs
+manage.py through it (as root, with ``--user``: the file is read, then the process
+becomes the app's user). So:
+
+- no value of the environment is ever on a command line (``ps``), in a task's arguments
+  (``-vvv``, sudo's log) or in Circus's configuration (``circusctl options``);
+- workers and manage.py see byte-identical values: Circus rewrites ``[env:…]`` values
+  (``$$``, ``$NAME``, `` ;`` comments, surrounding spaces), a JSON file keeps them.
+
+The command replaces this process (exec): Circus's pid is the worker's. A relative
+COMMAND is found from the working directory, which Circus resolves once, when it starts
+the worker, so ``../venv/bin/SERVER`` stays in the worker's release.
+"""
+
+import json
+import os
+import pwd
+import sys
+
+USAGE = "usage: webstack_run.py ENV_FILE [--user USER] -- COMMAND [ARG...]"
+
+
+def read_environment(path):
+    """Return the JSON object of strings in path; exit with a message on anything else."""
+    try:
+        with open(path, encoding="utf-8") as env_file:
+            environment = json.load(env_file)
+    except (OSError, ValueError) as error:
+        sys.exit(f"webstack_run: cannot read the environment in {path}: {error}")
+    if not isinstance(environment, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in environment.items()
+    ):
+        sys.exit(f"webstack_run: {path} must hold a JSON object of strings")
+    return environment
+
+
+def become(user):
+    """Take the user's uid, primary group and supplementary groups."""
+    entry = pwd.getpwnam(user)
+    os.initgroups(user, entry.pw_gid)
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+
+
+def parse(argv):
+    """Return (env_file, user or None, command) from the command line."""
+    if "--" not in argv:
+        sys.exit(USAGE)
+    split = argv.index("--")
+    options, command = argv[:split], argv[split + 1 :]
+    if len(options) not in (1, 3) or (len(options) == 3 and options[1] != "--user") or not command:
+        sys.exit(USAGE)
+    return options[0], options[2] if len(options) == 3 else None, command
+
+
+def main(argv):
+    env_file, user, command = parse(argv)
+    environment = read_environment(env_file)
+    if user is not None:
+        become(user)
+    try:
+        os.execve(command[0], command, environment)
+    except OSError as error:
+        sys.exit(f"webstack_run: cannot run {command[0]}: {error}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

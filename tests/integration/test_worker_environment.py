@@ -1,0 +1,122 @@
+"""The environment of the app's workers and of manage.py, through the role's launcher
+(roles/django_app/files/webstack_run.py) and a real circusd: values Circus would rewrite
+in an [env:…] section reach the worker byte for byte, as they reach a command Ansible
+runs as root for the app's user. A watcher that gets the same values from Circus's own
+[env:…] section is the control: it shows the comparison can fail."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run_circusd
+
+LAUNCHER = pathlib.Path(__file__).parents[2] / "roles" / "django_app" / "files" / "webstack_run.py"
+# What circusd 0.19 rewrites: $$, $NAME, " ;" comments, surrounding spaces, quotes, and
+# what an .ini file cannot hold at all: a newline.
+VALUES = {
+    "DOLLARS": "pa$$WORD",
+    "EXPANDED": "k3y$HOME-x",
+    "COMMENT": "a ;b",
+    "SPACES": "  padded  ",
+    "QUOTES": '""',
+    "MULTILINE": "-----BEGIN KEY-----\nabc\n-----END KEY-----",
+}
+DUMP = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))"
+# Python itself adds LC_CTYPE when it starts in the C locale (PEP 538).
+COERCED = {"LC_CTYPE"}
+
+
+def launcher(env_file, *command, user=None):
+    options = [str(env_file)] + (["--user", user] if user else [])
+    return [sys.executable, "-I", str(LAUNCHER), *options, "--", *command]
+
+
+def circus_env_section(values):
+    return "\n".join(f"{name} = {value}" for name, value in values.items() if "\n" not in value)
+
+
+@pytest.fixture
+def env_file(tmp_path):
+    path = tmp_path / "environment.json"
+    path.write_text(json.dumps(VALUES))
+    return path
+
+
+@pytest.fixture
+def workers(tmp_path, env_file):
+    """circusd with one watcher started through the launcher and one given the values in
+    its [env:…] section; each dumps its environment into a file."""
+    command = " ".join(
+        launcher(env_file, sys.executable, "-c", f'"{DUMP}"', f"{tmp_path}/launched.json")
+    )
+    ini = f"""\
+[circus]
+endpoint = {{endpoint}}
+pubsub_endpoint = ipc://{{tmp}}/pubsub.sock
+multicast_endpoint =
+statsd = False
+
+[watcher:launched]
+cmd = {command} ; sleep 3600
+shell = True
+numprocesses = 1
+
+[watcher:control]
+cmd = {sys.executable} -c "{DUMP}" {{tmp}}/control.json ; sleep 3600
+shell = True
+numprocesses = 1
+copy_env = False
+
+[env:control]
+{circus_env_section(VALUES)}
+"""
+    yield from run_circusd(tmp_path, ini)
+
+
+def read_dump(path):
+    deadline = time.monotonic() + 30
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path} was not written"
+        time.sleep(0.2)
+    time.sleep(0.2)
+    return json.loads(path.read_text())
+
+
+def test_workers_get_every_value_intact_where_circus_rewrites_them(tmp_path, workers):
+    launched = read_dump(tmp_path / "launched.json")
+    assert {name: launched.get(name) for name in VALUES} == VALUES
+    # Only the file's variables: nothing of circusd's own environment.
+    assert set(launched) - COERCED == set(VALUES)
+    control = read_dump(tmp_path / "control.json")
+    rewritten = {
+        name for name in VALUES if "\n" not in VALUES[name] and control.get(name) != VALUES[name]
+    }
+    assert rewritten >= {"DOLLARS", "EXPANDED", "COMMENT", "SPACES"}, control
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_manage_commands_run_as_the_app_user_with_the_same_values(tmp_path, env_file):
+    os.chmod(tmp_path, 0o755)
+    script = "import json, os, sys; json.dump([os.getuid(), dict(os.environ)], sys.stdout)"
+    result = subprocess.run(
+        launcher(env_file, "/usr/bin/python3", "-c", script, user="nobody"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    uid, environment = json.loads(result.stdout)
+    assert uid != 0
+    assert {name: value for name, value in environment.items() if name not in COERCED} == VALUES
+
+
+def test_a_file_that_is_not_an_object_of_strings_is_refused(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"PORT": 8000}))
+    result = subprocess.run(launcher(bad, "/bin/true"), capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "must hold a JSON object of strings" in result.stderr
