@@ -318,9 +318,10 @@ def test_a_broken_migration_stops_the_rollout_and_the_fixed_release_replaces_eve
             f"django_app_source={release_4_broken}",
             succeed=False,
         )
-        # The migration's error is in the task's hidden output (no_log: the environment
-        # carries secrets); the failure is on app1's migrate, in the first batch.
+        # The failure is on app1's migrate, in the first batch, and says why: the task
+        # logs (no secret is on its command line or in its arguments).
         assert failed_on(failed.stdout, "Migrate the database") == ["webstack-fleet-app1"]
+        assert "RuntimeError: broken migration" in failed.stdout
         # app1 failed before it switched: both hosts serve release 2 only.
         assert all("Release 2." in page and "Release 4." not in page for page in proxy_pages())
         assert {name: served_releases(fleet_host(name))[0] for name in APP_HOSTS} == before
