@@ -70,6 +70,16 @@ CASES = [
         dict(GOOD_APP, django_app_socket_host="127.0.0.1\n[watcher:evil]\ncmd = touch /tmp/pwned"),
         "django_app_socket_host must be an IPv4 or IPv6 address or a host name",
     ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_socket_host="0.0.0.0"),
+        "list the proxies that may connect in django_app_socket_clients",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_socket_clients=["10.0.0.2 } accept; tcp dport 22 drop"]),
+        "django_app_socket_clients must be IP addresses",
+    ),
     ("django_app", dict(GOOD_APP, django_app_user="root"), "django_app_user must not be root"),
     ("django_app", dict(GOOD_APP, django_app_user="daemon"), "already exists on localhost"),
     (

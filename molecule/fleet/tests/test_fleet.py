@@ -161,6 +161,22 @@ def test_every_app_host_serves_release_2_with_2_workers():
         assert len(json.loads(listed)["pids"]) == 2
 
 
+# Connects to the app's socket on the host named in argv[1].
+CONNECT = "import socket, sys; socket.create_connection((sys.argv[1], 8000), timeout=5).close()"
+
+
+def test_only_the_proxy_reaches_the_app_sockets():
+    proxy, db = fleet_host("webstack-fleet-proxy"), fleet_host("webstack-fleet-db")
+    for name in APP_HOSTS:
+        app = fleet_host(name)
+        address = app.check_output("hostname -I").split()[0]
+        listening = app.check_output("ss -Htln 'sport = :8000'")
+        assert f"{address}:8000" in listening and "0.0.0.0:8000" not in listening, listening
+        assert proxy.run("python3 -c %s %s", CONNECT, name).rc == 0
+        refused = db.run("python3 -c %s %s", CONNECT, name)
+        assert refused.rc != 0 and "ConnectionRefusedError" in refused.stderr, refused.stderr
+
+
 @pytest.fixture(scope="module")
 def release_3_unhealthy(release_2, tmp_path_factory):
     """Release 2 with a new line on its page and a health check that answers 503."""
