@@ -77,7 +77,10 @@ options:
       - With O(surge), a directory where each process of the watcher writes an empty file
         named after its process id (the pid Circus started) once it can serve. The
         C(webstack.circus.django_app) role's workers do so after loading the app.
-      - Files named after pids the watcher no longer runs are removed before the reload.
+      - Only a regular file counts; a symlink or a directory named after a pid does not,
+        and nothing there is followed.
+      - Files and symlinks named after pids the watcher no longer runs are removed before
+        the reload; directories are left alone.
       - One directory per watcher.
     type: path
   ready_timeout:
@@ -209,7 +212,9 @@ new_pids:
   sample: [2419, 2420]
 """
 
+import contextlib
 import os
+import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -275,22 +280,36 @@ def describe(name, changes):
 
 class ReadyDir:
     """The directory where each process of a watcher writes a file named after its pid
-    once it can serve."""
+    once it can serve. The app's user can write there too, so only a regular file counts
+    and nothing found there is followed."""
 
     def __init__(self, path):
         self.path = path
 
     def __call__(self, pid):
-        return os.path.exists(os.path.join(self.path, str(pid)))
+        try:
+            return stat.S_ISREG(os.lstat(os.path.join(self.path, str(pid))).st_mode)
+        except OSError:
+            return False
 
     def forget_all_but(self, pids):
-        """Remove the files of processes that are gone, so a reused pid is not taken
-        for ready."""
+        """Unlink the files and symlinks of processes that are gone, so a reused pid is not
+        taken for ready. Directories are left alone: they never count as ready, and
+        removing what is inside them would act on the app user's files."""
         keep = {str(pid) for pid in pids}
         try:
-            for entry in os.listdir(self.path):
-                if entry.isdigit() and entry not in keep:
-                    os.remove(os.path.join(self.path, entry))
+            with os.scandir(self.path) as entries:
+                stale = [
+                    entry.path
+                    for entry in entries
+                    if entry.name.isascii()
+                    and entry.name.isdigit()
+                    and entry.name not in keep
+                    and not entry.is_dir(follow_symlinks=False)
+                ]
+            for path in stale:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
         except OSError as e:
             raise CircusError(f"cannot clean ready_dir {self.path}: {e}") from e
 

@@ -175,3 +175,43 @@ def test_failed_surge_stops_the_new_workers_and_keeps_the_old_ones(warming, tmp_
     assert not again["changed"], again
     assert again["pids"] == old
     assert set(events(tmp_path)["stopped"]) == set(new)
+
+
+def test_what_the_app_user_puts_in_ready_dir_neither_breaks_nor_fakes_a_surge(warming, tmp_path):
+    ready = tmp_path / "ready"
+    (ready / "424242").mkdir()
+    (tmp_path / "app-file").touch()
+    (ready / "434343").symlink_to(tmp_path / "app-file")
+    old = ready_warming_pids(warming, tmp_path)
+    result = circus_watcher(
+        warming, name="warming", state="reloaded", surge=True, ready_dir=str(ready)
+    )
+    assert result["changed"] and result["stopped_pids"] == old, result
+    assert (ready / "424242").is_dir()
+    assert not (ready / "434343").is_symlink()
+    assert (tmp_path / "app-file").exists()
+
+    # A symlink named after a new pid of the stuck watcher does not make it ready.
+    old = circus_watcher(warming, name="stuck")["pids"]
+    for pid in old:
+        (tmp_path / "ready-stuck" / str(pid)).touch()
+    run = start_circus_watcher(
+        warming,
+        name="stuck",
+        state="reloaded",
+        surge=True,
+        ready_dir=str(tmp_path / "ready-stuck"),
+        ready_timeout=10,
+    )
+    deadline = time.monotonic() + 10
+    new = []
+    while len(new) < 2:
+        assert time.monotonic() < deadline, "the surge started no new process within 10 s"
+        time.sleep(0.1)
+        new = sorted(set(circusctl(warming, "list", "stuck")["pids"]) - set(old))
+    for pid in new:
+        (tmp_path / "ready-stuck" / str(pid)).symlink_to(tmp_path / "app-file")
+    result = finish(run)
+    assert result["failed"], result
+    assert result["new_pids"] == new
+    assert circus_watcher(warming, name="stuck")["pids"] == old

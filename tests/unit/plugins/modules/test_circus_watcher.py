@@ -329,6 +329,34 @@ def test_ready_dir_reads_and_forgets_the_files_named_after_pids(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["17457", "notes.txt"]
 
 
+def test_ready_dir_counts_only_regular_files(tmp_path):
+    """The app's user can write there: a symlink or a directory named after a pid is not
+    a process announcing that it is ready."""
+    (tmp_path / "target").touch()
+    (tmp_path / "17457").symlink_to(tmp_path / "target")
+    (tmp_path / "17458").mkdir()
+    (tmp_path / "17459").touch()
+    ready = ReadyDir(str(tmp_path))
+    assert not ready(17457) and not ready(17458) and ready(17459)
+
+
+def test_ready_dir_forgets_symlinks_without_following_them_and_keeps_directories(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "data").touch()
+    ready_dir = tmp_path / "ready"
+    ready_dir.mkdir()
+    (ready_dir / "424242").mkdir()
+    (ready_dir / "424242" / "17447").touch()
+    (ready_dir / "434343").symlink_to(outside)
+    (ready_dir / "454545").symlink_to(outside / "data")
+    (ready_dir / "464646").symlink_to(tmp_path / "nowhere")
+    ReadyDir(str(ready_dir)).forget_all_but([17447])
+    assert sorted(path.name for path in ready_dir.iterdir()) == ["424242"]
+    assert (ready_dir / "424242" / "17447").exists()
+    assert (outside / "data").exists()
+
+
 def test_ready_dir_that_cannot_be_read_fails_with_its_path(tmp_path):
     with pytest.raises(CircusError, match=r"cannot clean ready_dir .*gone"):
         ReadyDir(str(tmp_path / "gone")).forget_all_but([1])
