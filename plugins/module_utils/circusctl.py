@@ -294,7 +294,7 @@ class CircusSession:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._failure(args, f"circusctl did not answer within {self.timeout + 5}s")
-            for key, _ in self.selector.select(left):
+            for key, _mask in self.selector.select(left):
                 chunk = os.read(key.fileobj.fileno(), 65536)
                 if not chunk:
                     raise self._failure(args, "circusctl's shell exited")

@@ -66,7 +66,7 @@ def start_circus_watcher(circusd, **args):
 
 
 def finish(run):
-    stdout, _ = run.communicate(timeout=120)
+    stdout = run.communicate(timeout=120)[0]
     return json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 

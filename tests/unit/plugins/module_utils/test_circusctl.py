@@ -195,7 +195,8 @@ def test_session_sends_each_command_to_one_shell_and_reads_its_reply(tmp_path, r
 def test_session_raises_busy_without_retrying(tmp_path):
     busy = {"status": "error", "reason": "arbiter is already running manage_watchers command"}
     shell = fake_shell(tmp_path, {"decr sleeper 2 --waiting": busy})
-    with CircusSession(shell, ENDPOINT, 1) as session, pytest.raises(ArbiterBusy):
+    session = CircusSession(shell, ENDPOINT, 1)
+    with session, pytest.raises(ArbiterBusy):
         session.decr("sleeper", 2)
 
 
@@ -203,5 +204,6 @@ def test_session_gives_up_on_a_command_circusctl_does_not_answer(tmp_path):
     unanswered = pytest.raises(
         CircusError, match=r"did not answer within 6s running 'list sleeper'"
     )
-    with CircusSession(fake_shell(tmp_path, {}), ENDPOINT, 1) as session, unanswered:
+    session = CircusSession(fake_shell(tmp_path, {}), ENDPOINT, 1)
+    with session, unanswered:
         session.pids("sleeper")
