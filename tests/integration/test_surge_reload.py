@@ -201,12 +201,13 @@ def test_what_the_app_user_puts_in_ready_dir_neither_breaks_nor_fakes_a_surge(wa
         state="reloaded",
         surge=True,
         ready_dir=str(tmp_path / "ready-stuck"),
-        ready_timeout=10,
+        ready_timeout=15,
     )
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     new = []
     while len(new) < 2:
-        assert time.monotonic() < deadline, "the surge started no new process within 10 s"
+        assert run.poll() is None, finish(run)
+        assert time.monotonic() < deadline, "the surge started no new process within 30 s"
         time.sleep(0.1)
         new = sorted(set(circusctl(warming, "list", "stuck")["pids"]) - set(old))
     for pid in new:
