@@ -59,10 +59,16 @@ options:
       - A new process is ready once the watcher's C(warmup_delay) has passed since it was
         started (Circus applies it to C(incr)) and, with O(ready_dir), once it has written
         its file there.
-      - If the new processes are not ready within O(ready_timeout), the module fails and
-        leaves the old processes serving next to the new ones (twice the processes), as Circus
-        cannot stop the newest processes first. The next reload or scale of the watcher
-        settles it.
+      - If the new processes are not ready within O(ready_timeout), the module stops them
+        (C(circusctl kill), each within C(graceful_timeout)), takes the added processes back
+        (C(circusctl decr)) and fails, saying which processes it kept and stopped; the old
+        processes serve on and the number of processes is what it was.
+      - Circus 0.19 respawns a stopped process at its next periodic check (C(check_delay))
+        until the number of processes drops, and C(decr) stops the oldest processes. So
+        the module sends C(decr) in the same circusctl session right after a listing that
+        shows only the old processes, which leaves one round trip (milliseconds) in which
+        a check would make C(decr) stop an old process. The module then reads what runs
+        and its message says which old processes are gone, if any.
       - Only valid with O(state=reloaded) and O(wait=true). A stopped watcher is started.
     type: bool
     default: false
@@ -71,7 +77,10 @@ options:
       - With O(surge), a directory where each process of the watcher writes an empty file
         named after its process id (the pid Circus started) once it can serve. The
         C(webstack.circus.django_app) role's workers do so after loading the app.
-      - Files named after pids the watcher no longer runs are removed before the reload.
+      - Only a regular file counts; a symlink or a directory named after a pid does not,
+        and nothing there is followed.
+      - Files and symlinks named after pids the watcher no longer runs are removed before
+        the reload; directories are left alone.
       - One directory per watcher.
     type: path
   ready_timeout:
@@ -152,13 +161,13 @@ status:
 numprocesses:
   description:
     - The configured number of processes after the module ran (in check mode, predicted).
-  returned: success
+  returned: success, and when a surge reload fails
   type: int
   sample: 4
 pids:
   description:
     - Live process ids of the watcher after the module ran; in check mode, the current ones.
-  returned: success
+  returned: success, and when a surge reload fails
   type: list
   elements: int
   sample: [2405, 2406]
@@ -182,13 +191,30 @@ stopped_pids:
   description:
     - Process ids that a restart or reload stopped (with O(surge), the old processes).
       Empty in check mode, for the other states, and when O(wait=false).
-  returned: success
+    - When a surge reload fails, the processes it started and then stopped.
+  returned: success, and when a surge reload fails
   type: list
   elements: int
   sample: [2405, 2406]
+old_pids:
+  description:
+    - When a surge reload fails, the process ids that ran before it.
+  returned: when a surge reload fails
+  type: list
+  elements: int
+  sample: [2405, 2406]
+new_pids:
+  description:
+    - When a surge reload fails, the new process ids that ran when O(ready_timeout) passed.
+  returned: when a surge reload fails
+  type: list
+  elements: int
+  sample: [2419, 2420]
 """
 
+import contextlib
 import os
+import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -196,12 +222,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
     CONNECTION_ARGUMENT_SPEC,
     RUNNING_STATES,
+    ArbiterBusy,
     CircusClient,
     CircusError,
 )
 
 ALWAYS_ACTING_STATES = {"restarted": "restart", "reloaded": "reload"}
 READY_POLL_SECONDS = 0.25
+ABORT_POLL_SECONDS = 0.1
 
 
 def plan_changes(current, state, numprocesses, surge=False):
@@ -252,22 +280,36 @@ def describe(name, changes):
 
 class ReadyDir:
     """The directory where each process of a watcher writes a file named after its pid
-    once it can serve."""
+    once it can serve. The app's user can write there too, so only a regular file counts
+    and nothing found there is followed."""
 
     def __init__(self, path):
         self.path = path
 
     def __call__(self, pid):
-        return os.path.exists(os.path.join(self.path, str(pid)))
+        try:
+            return stat.S_ISREG(os.lstat(os.path.join(self.path, str(pid))).st_mode)
+        except OSError:
+            return False
 
     def forget_all_but(self, pids):
-        """Remove the files of processes that are gone, so a reused pid is not taken
-        for ready."""
+        """Unlink the files and symlinks of processes that are gone, so a reused pid is not
+        taken for ready. Directories are left alone: they never count as ready, and
+        removing what is inside them would act on the app user's files."""
         keep = {str(pid) for pid in pids}
         try:
-            for entry in os.listdir(self.path):
-                if entry.isdigit() and entry not in keep:
-                    os.remove(os.path.join(self.path, entry))
+            with os.scandir(self.path) as entries:
+                stale = [
+                    entry.path
+                    for entry in entries
+                    if entry.name.isascii()
+                    and entry.name.isdigit()
+                    and entry.name not in keep
+                    and not entry.is_dir(follow_symlinks=False)
+                ]
+            for path in stale:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
         except OSError as e:
             raise CircusError(f"cannot clean ready_dir {self.path}: {e}") from e
 
@@ -278,9 +320,46 @@ def always_ready(pid):
     return True
 
 
+def abort_surge(session, name, old, count, clock=time.monotonic, sleep=time.sleep):
+    """Stop every process but the old ones and take back the count processes the surge
+    added. Return (the pids stopped, the configured numprocesses).
+
+    Circus cannot stop chosen processes for good: decr stops the oldest ones, and a
+    process stopped by pid is respawned by circusd's periodic check while numprocesses
+    still counts it. So each process that is not an old one is stopped, again for each
+    respawn, and decr is sent in the same circusctl session right after a listing that
+    shows only old processes: decr forgets the dead ones and, with no extra live process,
+    stops none. The check can still run in the one round trip between the two; the
+    caller reads what runs afterwards.
+    """
+    patience = float(session.option(name, "graceful_timeout")) + session.timeout
+    deadline = clock() + patience
+    stopping = set()
+    while True:
+        extra = set(session.pids(name)) - old
+        if not extra:
+            try:
+                return sorted(stopping), session.decr(name, count)
+            except ArbiterBusy:
+                # circusd's check (or another client) ran: it may have respawned some.
+                pass
+        if clock() >= deadline:
+            raise CircusError(
+                f"decr {name} {count} could not run within {patience:g}s (running beside the "
+                f"old processes: {sorted(extra) or 'none, but circusd stayed busy'}); "
+                f"numprocesses stays raised by {count}",
+                pids=sorted(old | extra),
+            )
+        for pid in sorted(extra - stopping):
+            session.kill(name, pid)
+        stopping |= extra
+        sleep(ABORT_POLL_SECONDS)
+
+
 def surge_reload(client, name, count, ready, ready_timeout, clock=time.monotonic, sleep=time.sleep):
     """Start count new processes beside the old ones, wait until each new one is ready,
-    then stop the old ones (circusd stops the oldest). Return (stopped, started) pids."""
+    then stop the old ones (circusd stops the oldest). Return (stopped, started) pids.
+    New processes not ready in time are stopped instead, and the old ones kept."""
     old = set(client.pids(name))
     client.incr(name, count)
     deadline = clock() + ready_timeout
@@ -291,18 +370,50 @@ def surge_reload(client, name, count, ready, ready_timeout, clock=time.monotonic
             break
         if clock() >= deadline:
             running = f"running: {sorted(new)}" if new else "none stayed up: see its stderr"
-            raise CircusError(
+            raise undo_surge(
+                client,
+                name,
+                old,
+                count,
                 f"the new processes were not ready within {ready_timeout}s "
-                f"({running}, not ready: {unready}); the old processes "
-                f"{sorted(old)} keep serving beside them, and the watcher runs "
-                f"{len(old) + count} processes until its next reload or scale",
-                old_pids=sorted(old),
-                new_pids=sorted(new),
+                f"({running}, not ready: {unready})",
+                dict(old_pids=sorted(old), new_pids=sorted(new)),
+                clock,
+                sleep,
             )
         sleep(READY_POLL_SECONDS)
     client.decr(name, count)
     after = set(client.pids(name))
     return sorted(old - after), sorted(new & after)
+
+
+def undo_surge(client, name, old, count, failure, details, clock, sleep):
+    """The error for a surge that failed, once the processes it added are stopped."""
+    try:
+        with client.session() as session:
+            stopped, numprocesses = abort_surge(session, name, old, count, clock, sleep)
+            after = session.pids(name)
+    except CircusError as e:
+        return CircusError(
+            f"{failure}; stopping them failed, the old processes {sorted(old)} may run beside "
+            f"them: {e.message}",
+            **dict(e.details, **details),
+        )
+    details = dict(details, stopped_pids=stopped, pids=after, numprocesses=numprocesses)
+    lost = sorted(old - set(after))
+    if lost:
+        return CircusError(
+            f"{failure}; they were stopped ({stopped}), but the old processes {lost} are gone "
+            "too (circusd's periodic check can respawn a stopped process just before "
+            f"numprocesses drops, and decr stops the oldest): the watcher runs {after}, "
+            f"numprocesses {numprocesses}",
+            **details,
+        )
+    return CircusError(
+        f"{failure}; they were stopped ({stopped}) and the old processes {sorted(old)} keep "
+        f"serving, numprocesses back to {numprocesses}",
+        **details,
+    )
 
 
 def apply_changes(client, name, changes, params):

@@ -47,10 +47,10 @@ def warming(tmp_path):
     yield from run_circusd(tmp_path, WARMING_INI)
 
 
-def circus_watcher(circusd, **args):
-    """Run the module once with ansible's ad-hoc command; return its result."""
+def start_circus_watcher(circusd, **args):
+    """Start the module once with ansible's ad-hoc command; finish() gives its result."""
     args = dict(args, endpoint=circusd.endpoint, circusctl_path=circusd.circusctl)
-    run = subprocess.run(
+    return subprocess.Popen(
         [
             str(BIN / "ansible"),
             "localhost",
@@ -59,12 +59,20 @@ def circus_watcher(circusd, **args):
             "-a",
             json.dumps(args),
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         env=ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"),
-        check=False,
     )
-    return json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def finish(run):
+    stdout = run.communicate(timeout=120)[0]
+    return json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def circus_watcher(circusd, **args):
+    """Run the module once; return its result."""
+    return finish(start_circus_watcher(circusd, **args))
 
 
 def events(tmp_path):
@@ -122,7 +130,22 @@ def test_circus_own_reload_stops_the_old_workers_before_the_new_ones_are_ready(w
     assert min(seen["stopped"][pid] for pid in old) < last_ready
 
 
-def test_surge_fails_and_keeps_the_old_workers_when_the_new_ones_never_get_ready(warming, tmp_path):
+def circusctl(circusd, *args):
+    """circusd's JSON reply to a command, from circusctl itself."""
+    reply = subprocess.run(
+        [circusd.circusctl, "--endpoint", circusd.endpoint, "--json", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(reply.stdout)
+
+
+def configured_numprocesses(circusd, name):
+    return circusctl(circusd, "get", name, "numprocesses")["options"]["numprocesses"]
+
+
+def test_failed_surge_stops_the_new_workers_and_keeps_the_old_ones(warming, tmp_path):
     # The stuck watcher never announces readiness: its old workers get files by hand.
     old = circus_watcher(warming, name="stuck")["pids"]
     for pid in old:
@@ -136,8 +159,60 @@ def test_surge_fails_and_keeps_the_old_workers_when_the_new_ones_never_get_ready
         ready_timeout=3,
     )
     assert result["failed"], result
+    assert circus_watcher(warming, name="stuck")["pids"] == old, result["msg"]
+    assert configured_numprocesses(warming, "stuck") == 2
+    new = result["new_pids"]
+    assert len(new) == 2 and not set(new) & set(old), result
+    assert set(events(tmp_path)["stopped"]) == set(new)
     assert "were not ready within 3s" in result["msg"]
-    assert f"the old processes {old} keep serving" in result["msg"]
-    pids = circus_watcher(warming, name="stuck")["pids"]
-    assert set(old) < set(pids) and len(pids) == 4
-    assert "stopped" not in events(tmp_path)
+    assert f"the old processes {old} keep serving, numprocesses back to 2" in result["msg"]
+    assert (result["old_pids"], result["stopped_pids"], result["pids"]) == (old, new, old)
+    # circusd's periodic check (every second here) must not bring the new ones back.
+    time.sleep(2.5)
+    assert circus_watcher(warming, name="stuck")["pids"] == old
+    # The next run that asks for two processes has nothing to do: the old ones stay.
+    again = circus_watcher(warming, name="stuck", numprocesses=2)
+    assert not again["changed"], again
+    assert again["pids"] == old
+    assert set(events(tmp_path)["stopped"]) == set(new)
+
+
+def test_what_the_app_user_puts_in_ready_dir_neither_breaks_nor_fakes_a_surge(warming, tmp_path):
+    ready = tmp_path / "ready"
+    (ready / "424242").mkdir()
+    (tmp_path / "app-file").touch()
+    (ready / "434343").symlink_to(tmp_path / "app-file")
+    old = ready_warming_pids(warming, tmp_path)
+    result = circus_watcher(
+        warming, name="warming", state="reloaded", surge=True, ready_dir=str(ready)
+    )
+    assert result["changed"] and result["stopped_pids"] == old, result
+    assert (ready / "424242").is_dir()
+    assert not (ready / "434343").is_symlink()
+    assert (tmp_path / "app-file").exists()
+
+    # A symlink named after a new pid of the stuck watcher does not make it ready.
+    old = circus_watcher(warming, name="stuck")["pids"]
+    for pid in old:
+        (tmp_path / "ready-stuck" / str(pid)).touch()
+    run = start_circus_watcher(
+        warming,
+        name="stuck",
+        state="reloaded",
+        surge=True,
+        ready_dir=str(tmp_path / "ready-stuck"),
+        ready_timeout=15,
+    )
+    deadline = time.monotonic() + 30
+    new = []
+    while len(new) < 2:
+        assert run.poll() is None, finish(run)
+        assert time.monotonic() < deadline, "the surge started no new process within 30 s"
+        time.sleep(0.1)
+        new = sorted(set(circusctl(warming, "list", "stuck")["pids"]) - set(old))
+    for pid in new:
+        (tmp_path / "ready-stuck" / str(pid)).symlink_to(tmp_path / "app-file")
+    result = finish(run)
+    assert result["failed"], result
+    assert result["new_pids"] == new
+    assert circus_watcher(warming, name="stuck")["pids"] == old

@@ -1,8 +1,14 @@
+import json
+import sys
+import textwrap
+
 import pytest
 
 from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
+    ArbiterBusy,
     CircusClient,
     CircusError,
+    CircusSession,
     WatcherNotFound,
 )
 from circus_fakes import CIRCUSCTL, ENDPOINT, TIMED_OUT, FakeModule
@@ -139,3 +145,65 @@ def test_sockets_and_stats(replies):
     )
     assert client.sockets()[0]["port"] == 18765
     assert sorted(client.stats("sleeper")) == ["2251", "2252"]
+
+
+def fake_shell(tmp_path, answers):
+    """An executable that talks like circusctl's shell (0.19.0 with --json): a version
+    line, the status of every watcher, then a prompt before each reply. A command it has
+    no answer for gets none, as when circusctl times out."""
+    (tmp_path / "answers.json").write_text(json.dumps(answers))
+    shell = tmp_path / "circusctl"
+    shell.write_text(
+        textwrap.dedent(
+            f"""\
+            #!{sys.executable}
+            import json, sys
+            answers = json.load(open({str(tmp_path / "answers.json")!r}))
+            print("circusctl 0.19.0")
+            print(json.dumps({{"status": "ok", "statuses": {{"sleeper": "active"}}}}))
+            with open({str(tmp_path / "argv")!r}, "w") as argv:
+                argv.write(" ".join(sys.argv[1:]))
+            for line in sys.stdin:
+                sys.stdout.write("(circusctl) ")
+                if line.strip() in answers:
+                    print(json.dumps(answers[line.strip()]))
+                sys.stdout.flush()
+            """
+        )
+    )
+    shell.chmod(0o755)
+    return str(shell)
+
+
+def test_session_sends_each_command_to_one_shell_and_reads_its_reply(tmp_path, replies):
+    shell = fake_shell(
+        tmp_path,
+        {
+            "list sleeper": replies["list sleeper (surged)"],
+            "kill sleeper 17457": {"status": "ok"},
+            "decr sleeper 2 --waiting": replies["decr sleeper 2 --waiting"],
+        },
+    )
+    with CircusSession(shell, ENDPOINT, 1) as session:
+        assert session.pids("sleeper") == [17447, 17448, 17457, 17458]
+        session.kill("sleeper", 17457)
+        assert session.decr("sleeper", 2) == replies["decr sleeper 2 --waiting"]["numprocesses"]
+    assert session.process.returncode == 0
+    assert (tmp_path / "argv").read_text() == f"--endpoint {ENDPOINT} --timeout 1 --json"
+
+
+def test_session_raises_busy_without_retrying(tmp_path):
+    busy = {"status": "error", "reason": "arbiter is already running manage_watchers command"}
+    shell = fake_shell(tmp_path, {"decr sleeper 2 --waiting": busy})
+    session = CircusSession(shell, ENDPOINT, 1)
+    with session, pytest.raises(ArbiterBusy):
+        session.decr("sleeper", 2)
+
+
+def test_session_gives_up_on_a_command_circusctl_does_not_answer(tmp_path):
+    unanswered = pytest.raises(
+        CircusError, match=r"did not answer within 6s running 'list sleeper'"
+    )
+    session = CircusSession(fake_shell(tmp_path, {}), ENDPOINT, 1)
+    with session, unanswered:
+        session.pids("sleeper")

@@ -1,11 +1,13 @@
 import pytest
 
 from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
+    ArbiterBusy,
     CircusClient,
     CircusError,
 )
 from ansible_collections.webstack.circus.plugins.modules.circus_watcher import (
     ReadyDir,
+    abort_surge,
     apply_changes,
     describe,
     plan_changes,
@@ -185,24 +187,137 @@ def test_surge_waits_for_as_many_new_processes_as_it_started(replies):
     assert clock.sleeps == 1
 
 
-def test_surge_fails_and_keeps_the_old_processes_when_the_new_ones_are_not_ready(replies):
+class FakeSession:
+    """A circusctl session on a watcher whose live pids are scripted: each listing pops
+    the next set, the last one stays. Records kills and decrs; decr answers busy while
+    busy_decrs is positive."""
+
+    timeout = 30
+
+    def __init__(self, listings, busy_decrs=0):
+        self.listings = listings
+        self.busy_decrs = busy_decrs
+        self.calls = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.calls.append("closed")
+
+    def option(self, name, key):
+        assert (name, key) == ("sleeper", "graceful_timeout")
+        return 5.0
+
+    def pids(self, name):
+        self.calls.append("list")
+        return self.listings.pop(0) if len(self.listings) > 1 else self.listings[0]
+
+    def kill(self, name, pid):
+        self.calls.append(f"kill {pid}")
+
+    def decr(self, name, count):
+        self.calls.append(f"decr {count}")
+        if self.busy_decrs:
+            self.busy_decrs -= 1
+            raise ArbiterBusy("arbiter is already running manage_watchers command")
+        return 2
+
+
+OLD = {17447, 17448}
+
+
+def test_abort_surge_decrs_only_once_no_process_but_the_old_ones_is_alive():
+    session = FakeSession(
+        [
+            [17447, 17448, 17457, 17458],
+            # 17457 is still stopping; circusd's check respawned 17458 as 17460.
+            [17447, 17448, 17457, 17460],
+            [17447, 17448],
+        ]
+    )
+    clock = Clock()
+    stopped = abort_surge(session, "sleeper", OLD, 2, clock=clock, sleep=clock.sleep)
+    assert stopped == ([17457, 17458, 17460], 2)
+    assert session.calls == [
+        "list",
+        "kill 17457",
+        "kill 17458",
+        "list",
+        "kill 17460",
+        "list",
+        "decr 2",
+    ]
+
+
+def test_abort_surge_looks_again_when_decr_finds_circusd_busy():
+    """A busy arbiter may be circusd's check, which may have respawned a process: decr is
+    not retried blindly."""
+    session = FakeSession([[17447, 17448], [17447, 17448, 17461], [17447, 17448]], busy_decrs=1)
+    clock = Clock()
+    assert abort_surge(session, "sleeper", OLD, 2, clock=clock, sleep=clock.sleep) == ([17461], 2)
+    assert session.calls == ["list", "decr 2", "list", "kill 17461", "list", "decr 2"]
+
+
+def test_abort_surge_does_not_decr_while_new_processes_outlive_their_stop():
+    session = FakeSession([[17447, 17448, 17457]])
+    clock = Clock()
+    with pytest.raises(CircusError, match=r"decr sleeper 2 could not run within 35s") as failure:
+        abort_surge(session, "sleeper", OLD, 2, clock=clock, sleep=clock.sleep)
+    assert "decr 2" not in session.calls
+    assert session.calls.count("kill 17457") == 1
+    assert failure.value.details["pids"] == [17447, 17448, 17457]
+
+
+def failing_surge(replies, session, ready=lambda pid: pid != 17458):
     surged = replies["list sleeper (surged)"]
     module = surge_module(replies, [replies["list sleeper (before a surge)"]] + [surged] * 100)
+    client = CircusClient(module, CIRCUSCTL, ENDPOINT, 30)
+    client.session = lambda: session
     clock = Clock()
     with pytest.raises(CircusError) as failure:
-        surge_reload(
-            CircusClient(module, CIRCUSCTL, ENDPOINT, 30),
-            "sleeper",
-            2,
-            ready=lambda pid: pid != 17458,
-            ready_timeout=5,
-            clock=clock,
-            sleep=clock.sleep,
-        )
-    assert "decr sleeper 2 --waiting" not in module.calls
-    assert "not ready: [17458]" in failure.value.message
-    assert "the old processes [17447, 17448] keep serving" in failure.value.message
+        surge_reload(client, "sleeper", 2, ready, ready_timeout=5, clock=clock, sleep=clock.sleep)
     assert clock.now >= 5
+    assert "decr sleeper 2 --waiting" not in module.calls
+    return failure.value
+
+
+def test_failed_surge_stops_the_new_processes_and_keeps_the_old_ones(replies):
+    session = FakeSession([[17447, 17448, 17457, 17458], [17447, 17448]])
+    failure = failing_surge(replies, session)
+    assert session.calls[-1] == "closed"
+    assert "not ready: [17458]" in failure.message
+    assert (
+        "they were stopped ([17457, 17458]) and the old processes [17447, 17448] keep "
+        "serving, numprocesses back to 2"
+    ) in failure.message
+    assert failure.details == dict(
+        old_pids=[17447, 17448],
+        new_pids=[17457, 17458],
+        stopped_pids=[17457, 17458],
+        pids=[17447, 17448],
+        numprocesses=2,
+    )
+
+
+def test_failed_surge_says_which_old_processes_were_lost(replies):
+    """If circusd's check respawned a process in the round trip before decr, decr stopped
+    an old one: the message says what runs."""
+    session = FakeSession([[17447, 17448, 17457, 17458], [17447, 17448], [17448, 17462]])
+    failure = failing_surge(replies, session)
+    assert "but the old processes [17447] are gone too" in failure.message
+    assert "the watcher runs [17448, 17462], numprocesses 2" in failure.message
+    assert "keep serving" not in failure.message
+
+
+def test_failed_surge_whose_abort_fails_says_the_old_ones_may_run_beside(replies):
+    session = FakeSession([[17447, 17448, 17457]])
+    failure = failing_surge(replies, session)
+    assert "stopping them failed, the old processes [17447, 17448] may run beside" in (
+        failure.message
+    )
+    assert failure.details["pids"] == [17447, 17448, 17457]
+    assert failure.details["new_pids"] == [17457, 17458]
 
 
 def test_ready_dir_reads_and_forgets_the_files_named_after_pids(tmp_path):
@@ -212,6 +327,34 @@ def test_ready_dir_reads_and_forgets_the_files_named_after_pids(tmp_path):
     assert ready(17447) and ready(17457) and not ready(17458)
     ready.forget_all_but([17457, 17458])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["17457", "notes.txt"]
+
+
+def test_ready_dir_counts_only_regular_files(tmp_path):
+    """The app's user can write there: a symlink or a directory named after a pid is not
+    a process announcing that it is ready."""
+    (tmp_path / "target").touch()
+    (tmp_path / "17457").symlink_to(tmp_path / "target")
+    (tmp_path / "17458").mkdir()
+    (tmp_path / "17459").touch()
+    ready = ReadyDir(str(tmp_path))
+    assert not ready(17457) and not ready(17458) and ready(17459)
+
+
+def test_ready_dir_forgets_symlinks_without_following_them_and_keeps_directories(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "data").touch()
+    ready_dir = tmp_path / "ready"
+    ready_dir.mkdir()
+    (ready_dir / "424242").mkdir()
+    (ready_dir / "424242" / "17447").touch()
+    (ready_dir / "434343").symlink_to(outside)
+    (ready_dir / "454545").symlink_to(outside / "data")
+    (ready_dir / "464646").symlink_to(tmp_path / "nowhere")
+    ReadyDir(str(ready_dir)).forget_all_but([17447])
+    assert sorted(path.name for path in ready_dir.iterdir()) == ["424242"]
+    assert (ready_dir / "424242" / "17447").exists()
+    assert (outside / "data").exists()
 
 
 def test_ready_dir_that_cannot_be_read_fails_with_its_path(tmp_path):
