@@ -50,6 +50,11 @@ CASES = [
     ("nginx_proxy", {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["shop"])]}, "host:port"),
     ("nginx_proxy", {"nginx_proxy_sites": [{"name": "shop"}]}, "upstreams"),
     ("nginx_proxy", {"nginx_proxy_sites": [GOOD_SITE, GOOD_SITE]}, "must be unique"),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [GOOD_SITE, dict(GOOD_SITE, name="blog")]},
+        "at most one site may leave server_names unset",
+    ),
 ]
 
 
