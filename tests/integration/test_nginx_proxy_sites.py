@@ -76,3 +76,21 @@ def test_a_configuration_broken_elsewhere_fails_a_run_that_changes_nothing(root,
     assert result.returncode != 0, output
     assert "Check the whole nginx configuration" in output, output
     assert 'unknown directive \\"not_a_directive' in output, output
+
+
+def test_the_variable_patterns_accept_what_nginx_accepts(root, app, tmp_path):
+    site = {
+        "name": "shop_2",
+        "upstreams": [app.upstream],
+        "server_names": ["shop.example", "*.shop.example", ".shop.test"],
+        "static_root": f"{root.path}/static-files@v1.2+x",
+    }
+    configured(
+        root,
+        nginx_proxy_sites=[site],
+        nginx_proxy_client_max_body_size="512k",
+        nginx_proxy_static_expires="1h30m",
+        nginx_proxy_connect_timeout="500ms",
+    )
+    with serving(root):
+        assert get(root.http_port, "/", host="a.shop.test").json()["app"] == "shop"

@@ -14,6 +14,8 @@ GOOD_APP = {
     "django_app_settings_module": "mysite.settings",
 }
 GOOD_SITE = {"name": "shop", "upstreams": ["127.0.0.1:8000"]}
+# Served /etc/passwd through the old site check.
+INJECTION = "evil; location /leak/ { alias /etc/; } #"
 
 CASES = [
     ("circus", {"circus_endpoint": "http://127.0.0.1:5555"}, "must start with ipc:// or tcp://"),
@@ -54,6 +56,87 @@ CASES = [
         "nginx_proxy",
         {"nginx_proxy_sites": [GOOD_SITE, dict(GOOD_SITE, name="blog")]},
         "at most one site may leave server_names unset",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=[INJECTION])]},
+        "server_names must be a non-empty list of host names",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=["shop.example\n"])]},
+        "server_names must be a non-empty list of host names",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=[])]},
+        "server_names must be a non-empty list of host names",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, name="shop\n")]},
+        "lower-case identifier",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["127.0.0.1:8000; server evil:1"])]},
+        "must be written host:port",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["127.0.0.1:8000\n"])]},
+        "must be written host:port",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["127.0.0.1:70000"])]},
+        "ports must be from 1 to 65535",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, static_root="/srv/x; autoindex on")]},
+        "static_root and media_root must be absolute paths",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, media_root="/srv/shop/../../etc")]},
+        "without '.' or '..' components",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, media_root="/srv/shop/media\n")]},
+        "static_root and media_root must be absolute paths",
+    ),
+    ("nginx_proxy", {"nginx_proxy_listen_port": 0}, "nginx_proxy_listen_port must be a port"),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_client_max_body_size": "10m; autoindex on"},
+        "nginx_proxy_client_max_body_size must be an nginx size",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_client_max_body_size": "10m\n"},
+        "nginx_proxy_client_max_body_size must be an nginx size",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_media_expires": "1h; alias /etc/"},
+        "nginx_proxy_media_expires must be an nginx time",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_static_expires": "30d\n"},
+        "nginx_proxy_static_expires must be an nginx time",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_read_timeout": "60s; include /etc/passwd"},
+        "nginx_proxy_read_timeout must be an nginx time",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_connect_timeout": "5s\n"},
+        "nginx_proxy_connect_timeout must be an nginx time",
     ),
 ]
 
