@@ -94,3 +94,72 @@ def test_the_variable_patterns_accept_what_nginx_accepts(root, app, tmp_path):
     )
     with serving(root):
         assert get(root.http_port, "/", host="a.shop.test").json()["app"] == "shop"
+
+
+@pytest.fixture(scope="module")
+def uploads():
+    """One site whose /media/ holds what a user (or the app's user) could put there, and
+    whose /static/ holds a dotfile and a link, served by nginx."""
+    with nginx_root() as root, backend("shop") as server:
+        secret = root.path / "settings.py"
+        secret.write_text("SECRET_KEY = 'do-not-serve'\n")
+        media = root.path / "media"
+        media.mkdir()
+        (media / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+        (media / "page.html").write_text("<script>alert(document.cookie)</script>")
+        (media / "image.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>')
+        (media / "feed.xml").write_text("<?xml version='1.0'?><feed/>")
+        (media / ".env").write_text("SECRET=1\n")
+        (media / "settings.txt").symlink_to(secret)
+        static = root.path / "static"
+        (static / ".git").mkdir(parents=True)
+        (static / ".git" / "config").write_text("[core]\n")
+        (static / "site.css").write_text("body { color: black }\n")
+        (static / "linked.css").symlink_to(secret)
+        sites = [
+            {
+                "name": "shop",
+                "upstreams": [server.upstream],
+                "static_root": str(static),
+                "media_root": str(media),
+            }
+        ]
+        configured(root, nginx_proxy_sites=sites)
+        with serving(root):
+            yield root
+
+
+@pytest.mark.parametrize("name", ["photo.png", "page.html", "image.svg", "feed.xml"])
+def test_media_files_carry_nosniff_and_a_sandboxing_policy(uploads, name):
+    answer = get(uploads.http_port, "/media/" + name)
+    assert answer.status == 200
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+
+def test_media_images_keep_their_type(uploads):
+    assert get(uploads.http_port, "/media/photo.png").headers["Content-Type"] == "image/png"
+
+
+@pytest.mark.parametrize("name", ["page.html", "image.svg", "feed.xml"])
+def test_media_pages_are_never_sent_as_something_a_browser_renders(uploads, name):
+    answer = get(uploads.http_port, "/media/" + name)
+    assert answer.headers["Content-Type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize("path", ["/media/settings.txt", "/static/linked.css"])
+def test_links_under_media_and_static_are_not_followed(uploads, path):
+    answer = get(uploads.http_port, path)
+    assert answer.status == 403
+    assert b"do-not-serve" not in answer.body
+
+
+@pytest.mark.parametrize("path", ["/media/.env", "/static/.git/config"])
+def test_dotfiles_under_media_and_static_are_not_found(uploads, path):
+    assert get(uploads.http_port, path).status == 404
+
+
+def test_static_files_are_still_served(uploads):
+    answer = get(uploads.http_port, "/static/site.css")
+    assert answer.status == 200
+    assert answer.headers["Content-Type"] == "text/css"

@@ -138,6 +138,16 @@ CASES = [
         {"nginx_proxy_connect_timeout": "5s\n"},
         "nginx_proxy_connect_timeout must be an nginx time",
     ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_media_inline_types": {"image/svg+xml": ["svg"]}},
+        "must not hold HTML, SVG, XML or JavaScript types",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_media_inline_types": {"image/png": ["png; } location / {"]}},
+        "nginx_proxy_media_inline_types maps MIME types",
+    ),
 ]
 
 
