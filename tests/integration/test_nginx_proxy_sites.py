@@ -2,10 +2,15 @@
 (nginx_harness.py): what reaches the apps, what nginx serves itself, and a configuration
 that stays valid at every step."""
 
+import gzip
 import http.client
+import socket
+import ssl
+import stat
+import subprocess
 
 import pytest
-from nginx_harness import backend, get, nginx_root, serving
+from nginx_harness import Answer, backend, get, nginx_root, serving
 
 
 @pytest.fixture
@@ -100,7 +105,8 @@ def test_the_variable_patterns_accept_what_nginx_accepts(root, app, tmp_path):
 def uploads():
     """One site whose /media/ holds what a user (or the app's user) could put there, and
     whose /static/ holds a dotfile and a link, served by nginx."""
-    with nginx_root() as root, backend("shop") as server:
+    app_headers = [("X-Frame-Options", "SAMEORIGIN"), ("X-Content-Type-Options", "nosniff")]
+    with nginx_root() as root, backend("shop", app_headers) as server:
         secret = root.path / "settings.py"
         secret.write_text("SECRET_KEY = 'do-not-serve'\n")
         media = root.path / "media"
@@ -114,7 +120,7 @@ def uploads():
         static = root.path / "static"
         (static / ".git").mkdir(parents=True)
         (static / ".git" / "config").write_text("[core]\n")
-        (static / "site.css").write_text("body { color: black }\n")
+        (static / "site.css").write_text("body { color: black }\n" * 20)
         (static / "linked.css").symlink_to(secret)
         sites = [
             {
@@ -163,3 +169,142 @@ def test_static_files_are_still_served(uploads):
     answer = get(uploads.http_port, "/static/site.css")
     assert answer.status == 200
     assert answer.headers["Content-Type"] == "text/css"
+
+
+@pytest.mark.parametrize("path", ["/", "/static/site.css", "/media/photo.png", "/media/.env"])
+def test_every_answer_carries_the_security_headers_once(uploads, path):
+    headers = get(uploads.http_port, path).headers
+    assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
+    # The app sent SAMEORIGIN: the proxy's value replaces it.
+    assert headers.get_all("X-Frame-Options") == ["DENY"]
+    assert headers.get_all("Referrer-Policy") == ["strict-origin-when-cross-origin"]
+    assert headers["Server"] == "nginx"
+    # HSTS only over HTTPS.
+    assert "Strict-Transport-Security" not in headers
+
+
+def test_the_app_gets_the_client_address_and_scheme_not_what_the_client_claims(uploads):
+    sent = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    got = get(uploads.http_port, "/", host="shop.example", headers=sent).json()["headers"]
+    assert got["X-Forwarded-For"] == "127.0.0.1"
+    assert got["X-Real-IP"] == "127.0.0.1"
+    assert got["X-Forwarded-Proto"] == "http"
+    assert got["X-Forwarded-Host"] == "shop.example"
+
+
+def test_text_is_compressed(uploads):
+    answer = get(uploads.http_port, "/static/site.css", headers={"Accept-Encoding": "gzip"})
+    assert answer.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(answer.body) == b"body { color: black }\n" * 20
+
+
+def test_an_empty_frame_options_lets_the_app_decide(root):
+    with backend("shop", [("X-Frame-Options", "SAMEORIGIN")]) as app:
+        configured(
+            root,
+            nginx_proxy_sites=[{"name": "shop", "upstreams": [app.upstream]}],
+            nginx_proxy_frame_options="",
+        )
+        with serving(root):
+            assert get(root.http_port, "/").headers.get_all("X-Frame-Options") == ["SAMEORIGIN"]
+
+
+def https_get(port, path, server_name, cafile=None, alpn=("http/1.1",)):
+    """One HTTPS request with SNI; (answer, the ALPN protocol nginx chose)."""
+    context = ssl.create_default_context(cafile=cafile)
+    if cafile is None:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(list(alpn))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            chosen = tls.selected_alpn_protocol()
+            if chosen != "http/1.1":
+                return None, chosen
+            request = f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n"
+            tls.sendall(request.encode())
+            response = http.client.HTTPResponse(tls)
+            response.begin()
+            return Answer(response.status, response.headers, response.read()), chosen
+    finally:
+        raw.close()
+
+
+@pytest.fixture(scope="module")
+def tls_site():
+    """A site with server_names over HTTPS with a self-signed certificate, configured
+    twice (the second run's result is kept), served by nginx."""
+    with nginx_root() as root, backend("shop") as server:
+        variables = dict(
+            nginx_proxy_sites=[
+                {"name": "shop", "upstreams": [server.upstream], "server_names": ["shop.example"]}
+            ],
+            nginx_proxy_tls=True,
+            nginx_proxy_tls_self_signed=True,
+            nginx_proxy_hsts_max_age=600,
+        )
+        configured(root, **variables)
+        root.second_run = configured(root, **variables)
+        with serving(root, root.http_port, root.https_port):
+            yield root
+
+
+def test_http_is_redirected_to_https(tls_site):
+    answer = get(tls_site.http_port, "/page?x=1", host="shop.example")
+    assert answer.status == 301
+    assert answer.headers["Location"] == f"https://shop.example:{tls_site.https_port}/page?x=1"
+    assert "Strict-Transport-Security" not in answer.headers
+
+
+def test_https_answers_with_hsts_and_a_certificate_for_the_site(tls_site):
+    cafile = str(tls_site.etc / "webstack-tls" / "webstack.crt")
+    answer, _alpn = https_get(tls_site.https_port, "/", "shop.example", cafile=cafile)
+    assert answer.status == 200
+    assert answer.json()["headers"]["X-Forwarded-Proto"] == "https"
+    assert answer.headers.get_all("Strict-Transport-Security") == ["max-age=600"]
+    assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_https_offers_http2(tls_site):
+    assert https_get(tls_site.https_port, "/", "shop.example", alpn=("h2", "http/1.1"))[1] == "h2"
+
+
+def test_https_refuses_the_handshake_for_unknown_names(tls_site):
+    with pytest.raises(ssl.SSLError):
+        https_get(tls_site.https_port, "/", "other.example")
+
+
+def test_the_private_key_is_root_only_and_a_rerun_changes_nothing(tls_site):
+    assert stat.S_IMODE((tls_site.etc / "webstack-tls").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tls_site.etc / "webstack-tls" / "webstack.key").stat().st_mode) == 0o600
+    assert "changed=0" in tls_site.second_run.stdout
+
+
+def test_a_given_certificate_and_key_are_used_and_the_key_never_shown(root, tmp_path):
+    key, certificate = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=shop.example", "-addext", "subjectAltName=DNS:shop.example",
+         "-keyout", str(key), "-out", str(certificate)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    with backend("shop") as app:
+        result = configured(
+            root,
+            "--diff",
+            "-v",
+            nginx_proxy_sites=[{"name": "shop", "upstreams": [app.upstream]}],
+            nginx_proxy_tls=True,
+            nginx_proxy_tls_certificate=certificate.read_text(),
+            nginx_proxy_tls_certificate_key=key.read_text(),
+        )
+        secret_line = key.read_text().splitlines()[1]
+        assert secret_line not in result.stdout + result.stderr
+        written = root.etc / "webstack-tls" / "webstack.key"
+        assert written.read_text() == key.read_text()
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600
+        with serving(root, root.http_port, root.https_port):
+            answer, _alpn = https_get(root.https_port, "/", "shop.example", cafile=str(certificate))
+            assert answer.status == 200

@@ -148,6 +148,37 @@ CASES = [
         {"nginx_proxy_media_inline_types": {"image/png": ["png; } location / {"]}},
         "nginx_proxy_media_inline_types maps MIME types",
     ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_frame_options": 'DENY" always; add_header X "1'},
+        "nginx_proxy_frame_options must be DENY, SAMEORIGIN or ''",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_frame_options": "DENY\n"},
+        "nginx_proxy_frame_options must be DENY, SAMEORIGIN or ''",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_referrer_policy": "no-referrer; include /etc/passwd"},
+        "nginx_proxy_referrer_policy must be one Referrer-Policy value",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_gzip_types": ["text/css; autoindex on"]},
+        "nginx_proxy_gzip_types must be MIME types",
+    ),
+    ("nginx_proxy", {"nginx_proxy_tls_port": 80}, "other than nginx_proxy_listen_port"),
+    ("nginx_proxy", {"nginx_proxy_tls": True}, "nginx_proxy_tls_self_signed: true"),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_tls": True,
+            "nginx_proxy_tls_certificate": "not a certificate",
+            "nginx_proxy_tls_certificate_key": "not a key",
+        },
+        "nginx_proxy_tls needs nginx_proxy_tls_certificate",
+    ),
 ]
 
 
