@@ -23,7 +23,8 @@ def marker():
 
 
 def answering(port, count=6):
-    return {get(port, "/").json()["app"] for _ in range(count)}
+    """The apps that answered `count` requests through nginx."""
+    return {get(port, "/").json()["app"] for request in range(count)}
 
 
 def test_a_host_marked_down_takes_no_request_until_it_is_marked_up(marker, monkeypatch, capsys):
