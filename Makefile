@@ -14,8 +14,10 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 
-# Debian packages the checks call: shellcheck for ansible-test's shellcheck sanity test.
-HOST_PACKAGES := shellcheck
+# Debian packages the checks call: shellcheck for ansible-test's shellcheck sanity test,
+# nginx and openssl for the integration tests that serve the nginx_proxy role's sites
+# (each test runs its own nginx in the foreground on a temporary configuration).
+HOST_PACKAGES := shellcheck nginx openssl
 
 .PHONY: help venv host-packages test lint sanity unit integration docs molecule demo demo-clean clean
 
@@ -61,7 +63,7 @@ unit: venv
 	cd demo && PYTHONDONTWRITEBYTECODE=1 DJANGO_SECRET_KEY=unit-tests DJANGO_DB_PATH=:memory: \
 		python manage.py test
 
-integration: venv
+integration: venv host-packages
 	pytest tests/integration
 
 docs: venv

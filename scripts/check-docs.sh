@@ -38,7 +38,8 @@ check module webstack.circus.circus_info "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETU
 check role webstack.circus.circus "circus_version" "circus_endpoint" "circus_include_dir"
 check role webstack.circus.django_app "django_app_name" "django_app_source" \
     "django_app_numprocesses" "django_app_secret_env" "django_app_migrate"
-check role webstack.circus.nginx_proxy "nginx_proxy_sites" "upstreams" "static_root"
+check role webstack.circus.nginx_proxy "nginx_proxy_sites" "upstreams" "static_root" \
+    "nginx_proxy_media_inline_types" "nginx_proxy_frame_options" "nginx_proxy_tls"
 
 if tar -tzf "$out"/dist/webstack-circus-*.tar.gz | grep -E '^(tests|build|\.venv|scripts)/'; then
     echo "the artifact holds development files (see build_ignore in galaxy.yml)" >&2

@@ -15,6 +15,8 @@ GOOD_APP = {
 }
 GOOD_SITE = {"name": "shop", "upstreams": ["127.0.0.1:8000"]}
 ENDPOINT_RULE = "must be an ipc:// socket in circus_run_dir"
+# Served /etc/passwd through the old site check.
+INJECTION = "evil; location /leak/ { alias /etc/; } #"
 
 CASES = [
     ("circus", {"circus_endpoint": "http://127.0.0.1:5555"}, ENDPOINT_RULE),
@@ -138,6 +140,133 @@ CASES = [
     ("nginx_proxy", {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["shop"])]}, "host:port"),
     ("nginx_proxy", {"nginx_proxy_sites": [{"name": "shop"}]}, "upstreams"),
     ("nginx_proxy", {"nginx_proxy_sites": [GOOD_SITE, GOOD_SITE]}, "must be unique"),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [GOOD_SITE, dict(GOOD_SITE, name="blog")]},
+        "at most one site may leave server_names unset",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=[INJECTION])]},
+        "server_names must be a non-empty list of host names",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=["shop.example\n"])]},
+        "server_names must be a non-empty list of host names",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=[])]},
+        "server_names must be a non-empty list of host names",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, name="shop\n")]},
+        "lower-case identifier",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["127.0.0.1:8000; server evil:1"])]},
+        "must be written host:port",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["127.0.0.1:8000\n"])]},
+        "must be written host:port",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["127.0.0.1:70000"])]},
+        "ports must be from 1 to 65535",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, static_root="/srv/x; autoindex on")]},
+        "static_root and media_root must be absolute paths",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, media_root="/srv/shop/../../etc")]},
+        "without '.' or '..' components",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_sites": [dict(GOOD_SITE, media_root="/srv/shop/media\n")]},
+        "static_root and media_root must be absolute paths",
+    ),
+    ("nginx_proxy", {"nginx_proxy_listen_port": 0}, "nginx_proxy_listen_port must be a port"),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_client_max_body_size": "10m; autoindex on"},
+        "nginx_proxy_client_max_body_size must be an nginx size",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_client_max_body_size": "10m\n"},
+        "nginx_proxy_client_max_body_size must be an nginx size",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_media_expires": "1h; alias /etc/"},
+        "nginx_proxy_media_expires must be an nginx time",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_static_expires": "30d\n"},
+        "nginx_proxy_static_expires must be an nginx time",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_read_timeout": "60s; include /etc/passwd"},
+        "nginx_proxy_read_timeout must be an nginx time",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_connect_timeout": "5s\n"},
+        "nginx_proxy_connect_timeout must be an nginx time",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_media_inline_types": {"image/svg+xml": ["svg"]}},
+        "must not hold HTML, SVG, XML or JavaScript types",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_media_inline_types": {"image/png": ["png; } location / {"]}},
+        "nginx_proxy_media_inline_types maps MIME types",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_frame_options": 'DENY" always; add_header X "1'},
+        "nginx_proxy_frame_options must be DENY, SAMEORIGIN or ''",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_frame_options": "DENY\n"},
+        "nginx_proxy_frame_options must be DENY, SAMEORIGIN or ''",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_referrer_policy": "no-referrer; include /etc/passwd"},
+        "nginx_proxy_referrer_policy must be one Referrer-Policy value",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_gzip_types": ["text/css; autoindex on"]},
+        "nginx_proxy_gzip_types must be MIME types",
+    ),
+    ("nginx_proxy", {"nginx_proxy_tls_port": 80}, "other than nginx_proxy_listen_port"),
+    ("nginx_proxy", {"nginx_proxy_tls": True}, "nginx_proxy_tls_self_signed: true"),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_tls": True,
+            "nginx_proxy_tls_certificate": "not a certificate",
+            "nginx_proxy_tls_certificate_key": "not a key",
+        },
+        "nginx_proxy_tls needs nginx_proxy_tls_certificate",
+    ),
 ]
 
 

@@ -103,3 +103,60 @@ def test_an_unknown_git_ref_fails_before_the_release_changes(host, demo):
     output = result.stdout
     assert "git ref 'no-such-branch' (django_app_version) was not found" in output, output
     assert host.file("/srv/demo/current").linked_to == before
+
+
+@pytest.mark.parametrize("path", ["/", "/static/greetings/site.css"])
+def test_nginx_sends_each_security_header_once(host, path):
+    headers = http_get(host, path)["headers"]
+    # Django sends its own nosniff, X-Frame-Options and Referrer-Policy (same-origin):
+    # nginx hides them and sends the role's, so each header has one value.
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "Strict-Transport-Security" not in headers
+
+
+@pytest.fixture
+def upload(host):
+    """Writes files into the demo's media directory as its user would; removes them."""
+    made = []
+
+    def write(name, content=None, link_to=None):
+        path = f"/srv/demo/media/{name}"
+        if link_to:
+            host.check_output("ln -s %s %s && chown -h demo:demo %s", link_to, path, path)
+        else:
+            host.check_output("printf %s %s > %s && chown demo:demo %s", "%s", content, path, path)
+        made.append(path)
+
+    yield write
+    for path in made:
+        host.run("rm -f %s", path)
+
+
+def test_an_uploaded_page_is_not_served_as_a_page(host, upload):
+    upload("page.html", "<script>alert(document.cookie)</script>")
+    upload("image.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>')
+    for name in ("page.html", "image.svg"):
+        answer = http_get(host, f"/media/{name}")
+        assert answer["status"] == 200
+        assert answer["headers"]["Content-Type"] == "application/octet-stream"
+        assert answer["headers"]["X-Content-Type-Options"] == "nosniff"
+        assert answer["headers"]["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+
+def test_a_link_in_media_to_the_settings_is_not_followed(host, upload):
+    upload("settings.txt", link_to="/srv/demo/current/app/mysite/settings.py")
+    answer = http_get(host, "/media/settings.txt")
+    assert answer["status"] == 403
+    assert "SECRET_KEY" not in answer["body"]
+
+
+def test_dotfiles_in_media_are_not_found(host, upload):
+    upload(".env", "SECRET=1")
+    assert http_get(host, "/media/.env")["status"] == 404
+
+
+def test_the_demo_site_is_the_default_server_and_no_catch_all_is_enabled(host):
+    assert not host.file("/etc/nginx/sites-enabled/webstack-catch-all.conf").exists
+    assert "default_server" in host.file("/etc/nginx/sites-available/demo.conf").content_string
