@@ -104,6 +104,19 @@ BAD_INPUTS = [
     ({"django_app_home": "/tmp"}, "django_app_home must be a directory under /srv"),
     ({"django_app_health_path": "@example.org/"}, "django_app_health_path must be empty or a path"),
     ({"django_app_numprocesses": 100000}, "django_app_numprocesses must be from 0 to 1024"),
+    (
+        {
+            "nginx_proxy_sites": [
+                {
+                    "name": "demo",
+                    "upstreams": ["127.0.0.1:8000"],
+                    "server_names": ["evil; location /leak/ { alias /etc/; } #"],
+                }
+            ]
+        },
+        "server_names must be a non-empty list of host names",
+    ),
+    ({"nginx_proxy_client_max_body_size": "10m; autoindex on"}, "nginx_proxy_client_max_body_size"),
 ]
 
 
