@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Print docs/bad-input.md: every bad value the roles refuse before they change anything,
 with the message the user sees, from the cases tests/integration/test_role_preflight.py
 runs. tests/unit/test_bad_input_doc.py fails when the committed page differs.
 
-Usage: scripts/bad-input-table.py > docs/bad-input.md
+Usage: python3 scripts/bad-input-table.py > docs/bad-input.md
 """
 
 import importlib.util

@@ -11,5 +11,5 @@ def test_the_bad_input_page_is_generated_from_the_cases():
     table = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(table)
     page = (ROOT / "docs" / "bad-input.md").read_text()
-    assert page == table.render(), "run scripts/bad-input-table.py > docs/bad-input.md"
+    assert page == table.render(), "run python3 scripts/bad-input-table.py > docs/bad-input.md"
     assert page.count("\n| ") == len(table.cases()[0]) + 2

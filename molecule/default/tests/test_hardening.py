@@ -52,7 +52,7 @@ def test_environment_is_in_a_file_only_root_and_the_app_read(host, secret):
 
 
 def test_workers_get_the_secret_byte_for_byte(host, secret):
-    _, environments = worker_environments(host)
+    environments = worker_environments(host)[1]
     assert [env["DJANGO_SECRET_KEY"] for env in environments] == [secret] * len(environments)
 
 
@@ -75,7 +75,7 @@ def test_virtualenv_was_built_by_the_app_user_and_belongs_to_root(host):
 
 # Last: it changes the deployed secret.
 def test_a_new_secret_moves_the_workers_and_never_shows_in_the_output(host, secret):
-    pids, _ = worker_environments(host)
+    pids = worker_environments(host)[0]
     rotated = secret.strip() + " rotated $$ ;x"
     extra = json.dumps({"django_app_secret_env": {"DJANGO_SECRET_KEY": rotated}})
     result = run_site(host, "-vvv", "-e", extra)
