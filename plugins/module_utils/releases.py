@@ -44,7 +44,8 @@ def write_state(home, state):
     with os.fdopen(handle, "w") as out:
         json.dump(state, out, indent=1, sort_keys=True)
         out.write("\n")
-    os.chmod(temporary, 0o644)
+    # Root's only: "loaded" carries a short hash of the app's environment, secrets included.
+    os.chmod(temporary, 0o600)
     os.replace(temporary, os.path.join(home, STATE_FILE))
 
 

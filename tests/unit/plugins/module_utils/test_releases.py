@@ -69,6 +69,8 @@ def test_state_round_trip_and_default(tmp_path):
     releases.write_state(tmp_path, {"history": [A, B], "loaded": f"{B}+w"})
     assert releases.read_state(tmp_path) == {"history": [A, B], "loaded": f"{B}+w"}
     assert [p.name for p in tmp_path.iterdir()] == [releases.STATE_FILE]
+    # Its "loaded" carries a hash of the environment: root's only.
+    assert (tmp_path / releases.STATE_FILE).stat().st_mode & 0o777 == 0o600
 
 
 def test_present_releases_skip_partial_builds_and_other_names(tmp_path):
