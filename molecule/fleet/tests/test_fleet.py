@@ -307,13 +307,16 @@ def served_releases(app):
     cwds = {
         pid: app.check_output("runuser -u demo -- readlink /proc/%s/cwd", str(pid)) for pid in pids
     }
+    # The socket is bound to the host's private address, not to the loopback.
+    address = app.check_output("hostname -I").split()[0]
     answered = set()
     for _request in range(12):
         version = json.loads(
             app.check_output(
-                "python3 -c %s",
-                "import urllib.request; print(urllib.request.urlopen("
-                "'http://127.0.0.1:8000/version', timeout=10).read().decode())",
+                "python3 -c %s %s",
+                "import sys, urllib.request; print(urllib.request.urlopen("
+                "f'http://{sys.argv[1]}:8000/version', timeout=10).read().decode())",
+                address,
             )
         )
         answered.add((version["release"], version["pid"]))
