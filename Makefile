@@ -22,7 +22,7 @@ HOST_PACKAGES := shellcheck nginx openssl
 .PHONY: help venv host-packages test lint sanity unit integration docs molecule demo demo-clean clean
 
 help:
-	@echo "make test         everything CI runs: lint, sanity, unit, integration, docs"
+	@echo "make test         everything CI runs: lint, sanity, unit, integration, docs, molecule"
 	@echo "make lint         ruff, yamllint, ansible-lint (production profile)"
 	@echo "make sanity       ansible-test sanity, no ignore files"
 	@echo "make unit         unit tests (no daemon)"
