@@ -122,6 +122,10 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("variables", "message"), BAD_INPUTS, ids=lambda value: str(value)[:40])
 def test_bad_input_is_refused_and_changes_nothing(host, variables, message):
+    # The same checks run on every host (tests/integration/test_role_preflight.py runs the
+    # whole matrix); one real host shows that a refused run changes nothing.
+    if host.backend.get_hostname() != "webstack-bookworm":
+        pytest.skip("checked on webstack-bookworm")
     before = host.check_output(TREE_SUM)
     pids = json.loads(host.check_output(f"{CIRCUSCTL} --json list demo"))["pids"]
     result = run_site(host, "-e", json.dumps(variables))
