@@ -4,6 +4,9 @@ import json
 import os
 import subprocess
 
+# circusctl on a deployed host, as root or a member of circus_admin_group.
+CIRCUSCTL = "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --timeout 5"
+
 # Fetches a URL from inside the container (a minimal host has python3 but no curl) and
 # prints status, headers and body as JSON.
 HTTP_GET = """

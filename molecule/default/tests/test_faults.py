@@ -5,9 +5,7 @@ import json
 import subprocess
 import time
 
-from helpers import HTTP_GET
-
-CIRCUSCTL = "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --timeout 5"
+from helpers import CIRCUSCTL, HTTP_GET
 
 
 def site_status(host):

@@ -4,9 +4,8 @@ the app's environment and secrets, its code and its virtualenv."""
 import json
 
 import pytest
-from helpers import run_site
+from helpers import CIRCUSCTL, run_site
 
-CIRCUSCTL = "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --timeout 5"
 # Prints a process's environment as hex: values may hold any character but NUL.
 READ_ENVIRON = "import sys; sys.stdout.write(open(sys.argv[1], 'rb').read().hex())"
 
