@@ -1,0 +1,245 @@
+#!/usr/bin/python
+# Copyright (c) 2026, webstack.circus contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: run_record
+short_description: Tell whether a host still runs what a role's last complete run left
+version_added: 0.3.0
+description:
+  - A role's last step records, in one file on the host, a fingerprint of what it was
+    asked to converge to (its variables and its own code) and the checksum of every file
+    it manages. Its first step reads that record back and checks it against the host.
+  - O(state=read) changes nothing. The host has converged (RV(converged)) when the record
+    exists, its fingerprint equals O(fingerprint), every recorded file still has its
+    recorded content, and every unit in O(units) is active. RV(reasons) says why not.
+    A role skips its work on a converged host, which makes a run that changes nothing
+    cost a few round trips instead of one per task.
+  - O(state=present) writes the record, in one rename, with the checksums of O(files) as
+    they are now.
+  - RV(changed_files) lists the recorded files whose content differs from the record: a
+    file written by a run that failed before the service was restarted, or edited by hand.
+    A role restarts or reloads its service for them.
+author:
+  - webstack.circus maintainers (@webstack)
+options:
+  path:
+    description: The record file. Its directory is created (C(0755)) when missing.
+    type: path
+    required: true
+  state:
+    description: Read and check the record, or write it.
+    type: str
+    choices: [read, present]
+    default: read
+  fingerprint:
+    description: What the role converges to, as one string (the role hashes it).
+    type: str
+    required: true
+  files:
+    description: With O(state=present), the files whose content the record keeps.
+    type: list
+    elements: path
+    default: []
+  units:
+    description: With O(state=read), the systemd units that must be active.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the recorded fingerprint and file checksums before and after.
+  platform:
+    platforms: posix
+notes:
+  - The record is root's only (C(0600)); the checksum of a file that holds secrets is
+    not shown to anyone else.
+  - Only what the record names is checked. Ownership and modes, and files the role does
+    not list, are set again by the next run that does not skip (a changed variable, a
+    changed file, or a role variable that turns the skip off).
+"""
+
+EXAMPLES = r"""
+- name: Read whether circusd still runs what the last run left
+  webstack.circus.run_record:
+    path: /var/lib/webstack/circus.json
+    fingerprint: "{{ circus_vars_and_code | to_json | hash('sha256') }}"
+    units: [circusd]
+  register: circus_record
+
+- name: Record what circusd now runs
+  webstack.circus.run_record:
+    path: /var/lib/webstack/circus.json
+    state: present
+    fingerprint: "{{ circus_vars_and_code | to_json | hash('sha256') }}"
+    files: [/etc/circus/circus.ini, /etc/systemd/system/circusd.service]
+"""
+
+RETURN = r"""
+converged:
+  description: Whether the host still runs what the record says (always false with O(state=present)).
+  returned: always
+  type: bool
+  sample: true
+reasons:
+  description: Why the host has not converged, one sentence each; empty when it has.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/circus/circus.ini changed since the last complete run", "circusd is inactive"]
+changed_files:
+  description:
+    - The files of the record whose content differs from their recorded checksum (with
+      O(state=present), of the previous record, before it is replaced). Files the record
+      does not hold yet are not listed.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/circus/circus.ini]
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def read_record(path):
+    """The record at path, or None when there is none (or it cannot be parsed)."""
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
+        return None
+    return record
+
+
+def checksum(path):
+    """The sha256 of a file's content, or "" when it does not exist."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(65536), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return ""
+    return digest.hexdigest()
+
+
+def unconverged_reasons(record, fingerprint, checksums, unit_states):
+    """Why a host with this record, these file checksums and unit states has not converged."""
+    if record is None:
+        return ["no complete run is recorded"]
+    reasons = []
+    if record.get("fingerprint") != fingerprint:
+        reasons.append("the role's variables or code changed since the last complete run")
+    for path, recorded in sorted(record["files"].items()):
+        if not checksums[path]:
+            reasons.append(f"{path} is missing")
+        elif checksums[path] != recorded:
+            reasons.append(f"{path} changed since the last complete run")
+    for unit, state in unit_states.items():
+        if state != "active":
+            reasons.append(f"{unit} is {state}")
+    return reasons
+
+
+def changed_files(record, checksums):
+    """The recorded files whose checksum differs from the record's."""
+    recorded = record["files"] if record else {}
+    return sorted(path for path, value in checksums.items() if path in recorded and recorded[path] != value)
+
+
+def unit_states(module, units):
+    """Each unit's ActiveState ("active", "inactive", "failed", ...), in one systemctl call."""
+    if not units:
+        return {}
+    systemctl = module.get_bin_path("systemctl", required=True)
+    rc, out, err = module.run_command(
+        [systemctl, "show", "--property=ActiveState", "--value", "--", *units],
+        environ_update={"LC_ALL": "C"},
+    )
+    if rc != 0:
+        module.fail_json(msg=f"systemctl show failed: {err.strip()}", rc=rc, stdout=out, stderr=err)
+    states = [line for line in out.splitlines() if line]
+    if len(states) != len(units):
+        module.fail_json(msg=f"systemctl show gave {len(states)} states for {len(units)} units", stdout=out)
+    return dict(zip(units, states))
+
+
+def write_record(path, record):
+    """Replace the record in one rename, root's only."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".run-record.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(record, out, indent=1, sort_keys=True)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            state=dict(type="str", choices=["read", "present"], default="read"),
+            fingerprint=dict(type="str", required=True, no_log=False),
+            files=dict(type="list", elements="path", default=[]),
+            units=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    path, fingerprint = module.params["path"], module.params["fingerprint"]
+    record = read_record(path)
+    result = dict(changed=False, converged=False, reasons=[], changed_files=[])
+
+    if module.params["state"] == "read":
+        files = record["files"] if record else {}
+        checksums = {file: checksum(file) for file in files}
+        result["reasons"] = unconverged_reasons(
+            record, fingerprint, checksums, unit_states(module, module.params["units"])
+        )
+        result["converged"] = not result["reasons"]
+        result["changed_files"] = changed_files(record, checksums)
+        module.exit_json(**result)
+
+    checksums = {file: checksum(file) for file in module.params["files"]}
+    missing = sorted(file for file, value in checksums.items() if not value)
+    if missing:
+        module.fail_json(msg=f"cannot record files that do not exist: {', '.join(missing)}")
+    wanted = dict(fingerprint=fingerprint, files=checksums)
+    before = dict(fingerprint=record.get("fingerprint"), files=record["files"]) if record else {}
+    result["changed_files"] = changed_files(record, checksums)
+    result["changed"] = before != wanted
+    if result["changed"] and not module.check_mode:
+        write_record(path, wanted)
+    if module._diff:
+        result["diff"] = dict(
+            before=json.dumps(before, indent=1, sort_keys=True) + "\n" if before else "",
+            after=json.dumps(wanted, indent=1, sort_keys=True) + "\n",
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
