@@ -6,6 +6,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
+# galaxy-importer in a virtualenv of its own: its pins conflict with requirements-dev.txt.
+VENV_GALAXY := $(CURDIR)/.venv-galaxy
 # The collection seen where Ansible looks for it: build/collections/ansible_collections/webstack/circus.
 COLLECTIONS := $(CURDIR)/build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/webstack/circus
@@ -19,15 +21,16 @@ export PYTHONPATH := $(COLLECTIONS)
 # (each test runs its own nginx in the foreground on a temporary configuration).
 HOST_PACKAGES := shellcheck nginx openssl
 
-.PHONY: help venv host-packages test lint sanity unit integration docs molecule demo demo-clean clean
+.PHONY: help venv host-packages test lint sanity unit integration docs galaxy molecule demo demo-clean clean
 
 help:
-	@echo "make test         everything CI runs: lint, sanity, unit, integration, docs, molecule"
-	@echo "make lint         ruff, yamllint, ansible-lint (production profile)"
+	@echo "make test         everything CI runs: lint, sanity, unit, integration, docs, galaxy, molecule"
+	@echo "make lint         ruff, yamllint, ansible-lint (production profile), antsibull-changelog lint"
 	@echo "make sanity       ansible-test sanity, no ignore files"
 	@echo "make unit         unit tests (no daemon)"
 	@echo "make integration  modules against a real circusd"
-	@echo "make docs         build and install the collection, check ansible-doc"
+	@echo "make docs         build and install the collection, check ansible-doc and its playbooks"
+	@echo "make galaxy       build the collection, import it with galaxy-importer: no warning, no error"
 	@echo "make molecule     the roles on Debian 12 and 13 systemd containers (starts Docker)"
 	@echo "make demo         deploy the demo app into a local container, print its URL"
 	@echo "make demo-clean   remove the demo container"
@@ -39,6 +42,11 @@ $(BIN)/.installed: requirements-dev.txt demo/requirements.txt
 
 venv: $(BIN)/.installed $(COLLECTION_LINK)
 
+$(VENV_GALAXY)/bin/.installed: requirements-galaxy.txt
+	$(PYTHON) -m venv $(VENV_GALAXY)
+	$(VENV_GALAXY)/bin/pip install --quiet -r requirements-galaxy.txt
+	touch $@
+
 host-packages:
 	@missing=$$(for p in $(HOST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
@@ -47,13 +55,14 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
 
-test: lint sanity unit integration docs molecule
+test: lint sanity unit integration docs galaxy molecule
 
 lint: venv
 	ruff check .
 	ruff format --check .
 	yamllint --strict .
 	ansible-lint
+	antsibull-changelog lint
 
 sanity: venv host-packages
 	VENV=$(VENV) scripts/sanity.sh
@@ -68,6 +77,9 @@ integration: venv host-packages
 
 docs: venv
 	scripts/check-docs.sh
+
+galaxy: $(VENV_GALAXY)/bin/.installed
+	VENV_GALAXY=$(VENV_GALAXY) scripts/galaxy-import.sh
 
 molecule: venv
 	scripts/docker-engine.sh

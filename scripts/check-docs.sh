@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the collection artifact as a user would get it, install it into an empty
-# collections path, and check that ansible-doc shows every module's complete docs.
+# collections path, and check that ansible-doc shows every module's complete docs and
+# that ansible-playbook finds the collection's playbooks by their names.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +42,18 @@ check role webstack.circus.django_app "django_app_name" "django_app_source" \
 check role webstack.circus.nginx_proxy "nginx_proxy_sites" "upstreams" "static_root" \
     "nginx_proxy_media_inline_types" "nginx_proxy_frame_options" "nginx_proxy_tls"
 
-if tar -tzf "$out"/dist/webstack-circus-*.tar.gz | grep -E '^(tests|build|\.venv|scripts)/'; then
+# The installed collection, not this checkout, offers the playbooks: run from an empty
+# directory, with the demo inventory.
+for playbook in site deploy rollback preflight; do
+    (cd "$out" && ansible-playbook --syntax-check -i "$root/demo/inventory/hosts.yml" \
+        "webstack.circus.$playbook" >/dev/null) || {
+        echo "the installed collection does not offer webstack.circus.$playbook" >&2
+        exit 1
+    }
+    echo "ansible-playbook webstack.circus.$playbook --syntax-check: found in the installed collection"
+done
+
+if tar -tzf "$out"/dist/webstack-circus-*.tar.gz | grep -E '^(tests|build|\.venv[^/]*|scripts|bench|\.pytest_cache)/|^(site|deploy|rollback)\.yml$'; then
     echo "the artifact holds development files (see build_ignore in galaxy.yml)" >&2
     exit 1
 fi
