@@ -75,6 +75,7 @@ done
         echo "      ansible_python_interpreter: /usr/bin/python3"
         echo "      ansible_ssh_private_key_file: $work/id_ed25519"
         echo "      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+        echo "      django_app_source: $root/demo"
     done
     echo "  children:"
     for group in app proxy; do
