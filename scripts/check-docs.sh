@@ -36,6 +36,8 @@ check module webstack.circus.circus_watcher "OPTIONS" "ATTRIBUTES" "EXAMPLES" "R
     "numprocesses" "sequential" "circusctl_path" "endpoint" "started_pids"
 check module webstack.circus.circus_info "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
     "stats" "sockets" "watchers"
+check module webstack.circus.nginx_upstream "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
+    "servers" "drained" "validate" "reload_command" "upstreams" "kept"
 check role webstack.circus.circus "circus_version" "circus_endpoint" "circus_include_dir"
 check role webstack.circus.django_app "django_app_name" "django_app_source" \
     "django_app_numprocesses" "django_app_secret_env" "django_app_migrate"
