@@ -86,7 +86,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 converged:
-  description: Whether the host still runs what the record says (always false with O(state=present)).
+  description:
+    - Whether the host still runs what the record says (always false with O(state=present)).
   returned: always
   type: bool
   sample: true
@@ -160,7 +161,9 @@ def unconverged_reasons(record, fingerprint, checksums, unit_states):
 def changed_files(record, checksums):
     """The recorded files whose checksum differs from the record's."""
     recorded = record["files"] if record else {}
-    return sorted(path for path, value in checksums.items() if path in recorded and recorded[path] != value)
+    return sorted(
+        path for path, value in checksums.items() if path in recorded and recorded[path] != value
+    )
 
 
 def unit_states(module, units):
@@ -176,7 +179,9 @@ def unit_states(module, units):
         module.fail_json(msg=f"systemctl show failed: {err.strip()}", rc=rc, stdout=out, stderr=err)
     states = [line for line in out.splitlines() if line]
     if len(states) != len(units):
-        module.fail_json(msg=f"systemctl show gave {len(states)} states for {len(units)} units", stdout=out)
+        module.fail_json(
+            msg=f"systemctl show gave {len(states)} states for {len(units)} units", stdout=out
+        )
     return dict(zip(units, states))
 
 

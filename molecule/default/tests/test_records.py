@@ -1,0 +1,71 @@
+"""The roles' records (webstack.circus.run_record): a run on a host that still runs what
+the last complete run left skips the roles' work; a file changed behind the roles' back
+makes the next run write it again and restart what reads it, then the runs skip again."""
+
+import json
+import re
+import time
+
+import pytest
+from helpers import http_get, run_site
+
+RECORDS = "/var/lib/webstack/records"
+CIRCUS_INI = "/etc/circus/circus.ini"
+
+
+def recap(output):
+    """The play recap's counts for the one host of the run."""
+    line = next(line for line in output.splitlines() if re.match(r"^\S+\s+: ok=", line))
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)}
+
+
+def circusd_pid(host):
+    return host.run("systemctl show --property=MainPID --value circusd").stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def bookworm(host):
+    # Two more runs of site.yml: on one host of the scenario, the same roles run on both.
+    if host.backend.get_hostname() != "webstack-bookworm":
+        pytest.skip("checked on webstack-bookworm")
+    return host
+
+
+def test_each_role_recorded_its_files_for_root_only(host):
+    for name, files in [
+        ("circus", [CIRCUS_INI, "/etc/systemd/system/circusd.service"]),
+        ("django_app-demo", ["/etc/circus/conf.d/demo.ini", "/srv/demo/environment.json"]),
+        ("nginx_proxy", ["/etc/nginx/sites-enabled/demo.conf"]),
+    ]:
+        record = host.file(f"{RECORDS}/{name}.json")
+        assert (record.user, record.group, record.mode) == ("root", "root", 0o600), name
+        recorded = json.loads(host.run(f"cat {RECORDS}/{name}.json").stdout)["files"]
+        for path in files:
+            assert recorded[path] == host.file(path).sha256sum, f"{name}: {path}"
+
+
+def test_a_run_on_a_converged_host_skips_the_roles_work(bookworm):
+    run = run_site(bookworm)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert recap(run.stdout)["changed"] == 0
+    # The includes of install and configure were skipped: none of their tasks ran.
+    for task in ["Write circus.ini", "Write the app's Circus watcher", "Write the site demo"]:
+        assert f": {task}]" not in run.stdout, task
+
+
+def test_a_hand_edited_config_is_written_again_and_applied(bookworm):
+    before = circusd_pid(bookworm)
+    bookworm.run_expect([0], f"printf '[watcher:intruder]\\ncmd = sleep 600\\n' >> {CIRCUS_INI}")
+    run = run_site(bookworm)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "intruder" not in bookworm.file(CIRCUS_INI).content_string
+    # circusd was restarted onto the file as the role writes it, and serves again.
+    assert circusd_pid(bookworm) != before
+    deadline = time.monotonic() + 60
+    while http_get(bookworm, "/healthz")["status"] != 200:
+        assert time.monotonic() < deadline, "the site did not answer within 60 s of the run"
+        time.sleep(1)
+    again = run_site(bookworm)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert recap(again.stdout)["changed"] == 0
+    assert ": Write circus.ini]" not in again.stdout

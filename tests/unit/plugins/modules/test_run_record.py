@@ -1,0 +1,157 @@
+"""run_record: what a complete run recorded, checked against the files and units as they are."""
+
+import json
+import os
+import pathlib
+import stat
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.webstack.circus.plugins.modules import run_record
+
+
+@pytest.fixture
+def managed(tmp_path):
+    """Two files a role manages, and where its record goes."""
+    conf = tmp_path / "etc" / "app.ini"
+    unit = tmp_path / "etc" / "app.service"
+    conf.parent.mkdir()
+    conf.write_text("[app]\nworkers = 2\n")
+    unit.write_text("[Service]\n")
+    return {"conf": str(conf), "unit": str(unit), "record": str(tmp_path / "records" / "app.json")}
+
+
+@pytest.fixture
+def systemctl(tmp_path, monkeypatch):
+    """A systemctl on PATH that reports the states in its states file, one per line."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    states = tmp_path / "states"
+    script = bin_dir / "systemctl"
+    script.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/calls\ncat {states}\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return states
+
+
+def run(capsys, check_mode=False, diff=False, **args):
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    with patch_module_args(args), pytest.raises(SystemExit) as exited:
+        run_record.main()
+    result = json.loads(capsys.readouterr().out)
+    assert (exited.value.code != 0) == bool(result.get("failed")), result
+    return result
+
+
+def record(capsys, managed, fingerprint="v1", **args):
+    return run(
+        capsys,
+        path=managed["record"],
+        state="present",
+        fingerprint=fingerprint,
+        files=[managed["conf"], managed["unit"]],
+        **args,
+    )
+
+
+def read(capsys, managed, fingerprint="v1", **args):
+    return run(capsys, path=managed["record"], fingerprint=fingerprint, **args)
+
+
+def test_without_a_record_the_host_has_not_converged(capsys, managed):
+    result = read(capsys, managed)
+    assert result["converged"] is False
+    assert result["reasons"] == ["no complete run is recorded"]
+    assert result["changed"] is False
+
+
+def test_a_recorded_host_has_converged_while_nothing_differs(capsys, managed):
+    written = record(capsys, managed)
+    assert written["changed"] is True
+    assert written["changed_files"] == []
+    mode = stat.S_IMODE(os.stat(managed["record"]).st_mode)
+    assert mode == 0o600
+    result = read(capsys, managed)
+    assert (result["converged"], result["reasons"], result["changed_files"]) == (True, [], [])
+    assert record(capsys, managed)["changed"] is False
+
+
+def test_another_fingerprint_means_other_variables_or_code(capsys, managed):
+    record(capsys, managed)
+    result = read(capsys, managed, fingerprint="v2")
+    assert result["converged"] is False
+    assert result["reasons"] == ["the role's variables or code changed since the last complete run"]
+    # The files are as recorded: nothing for the role to restart for.
+    assert result["changed_files"] == []
+
+
+def test_a_changed_or_missing_file_is_named_and_listed(capsys, managed):
+    record(capsys, managed)
+    with open(managed["conf"], "a") as conf:
+        conf.write("workers = 9\n")
+    os.unlink(managed["unit"])
+    result = read(capsys, managed)
+    assert result["converged"] is False
+    assert result["reasons"] == [
+        f"{managed['conf']} changed since the last complete run",
+        f"{managed['unit']} is missing",
+    ]
+    assert result["changed_files"] == sorted([managed["conf"], managed["unit"]])
+
+
+def test_a_unit_that_is_not_active_is_named(capsys, managed, systemctl, tmp_path):
+    record(capsys, managed)
+    systemctl.write_text("active\nfailed\n")
+    result = read(capsys, managed, units=["circusd", "nginx"])
+    assert result["converged"] is False
+    assert result["reasons"] == ["nginx is failed"]
+    calls = (tmp_path / "calls").read_text()
+    assert calls == "show --property=ActiveState --value -- circusd nginx\n"
+    systemctl.write_text("active\nactive\n")
+    assert read(capsys, managed, units=["circusd", "nginx"])["converged"] is True
+
+
+def test_systemctl_answering_for_fewer_units_fails(capsys, managed, systemctl):
+    record(capsys, managed)
+    systemctl.write_text("active\n")
+    result = read(capsys, managed, units=["circusd", "nginx"])
+    assert result["failed"] is True
+    assert "1 states for 2 units" in result["msg"]
+
+
+def test_recording_lists_the_files_that_differ_from_the_previous_record(capsys, managed):
+    record(capsys, managed)
+    with open(managed["conf"], "w") as conf:
+        conf.write("[app]\nworkers = 4\n")
+    written = record(capsys, managed, fingerprint="v2")
+    assert written["changed_files"] == [managed["conf"]]
+    assert read(capsys, managed, fingerprint="v2")["converged"] is True
+
+
+def test_check_mode_predicts_the_write_and_writes_nothing(capsys, managed):
+    predicted = record(capsys, managed, check_mode=True, diff=True)
+    assert predicted["changed"] is True
+    assert not os.path.exists(managed["record"])
+    assert predicted["diff"]["before"] == ""
+    assert json.loads(predicted["diff"]["after"])["fingerprint"] == "v1"
+    written = record(capsys, managed, diff=True)
+    assert written["diff"] == predicted["diff"]
+    assert set(written) == set(predicted)
+
+
+def test_recording_a_missing_file_fails_and_keeps_the_old_record(capsys, managed):
+    record(capsys, managed)
+    kept = pathlib.Path(managed["record"]).read_text()
+    os.unlink(managed["conf"])
+    result = record(capsys, managed, fingerprint="v2")
+    assert result["failed"] is True
+    assert managed["conf"] in result["msg"]
+    assert pathlib.Path(managed["record"]).read_text() == kept
+
+
+def test_an_unreadable_record_counts_as_none(capsys, managed):
+    os.makedirs(os.path.dirname(managed["record"]))
+    with open(managed["record"], "w") as broken:
+        broken.write("{not json")
+    assert read(capsys, managed)["reasons"] == ["no complete run is recorded"]
