@@ -20,9 +20,9 @@ description:
     cost a few round trips instead of one per task.
   - O(state=present) writes the record, in one rename, with the checksums of O(files) as
     they are now.
-  - RV(changed_files) lists the recorded files whose content differs from the record: a
-    file written by a run that failed before the service was restarted, or edited by hand.
-    A role restarts or reloads its service for them.
+  - RV(changed_files) lists the recorded files whose content differs from the record, such
+    as a file written by a run that failed before the service was restarted, or edited by
+    hand. A role restarts or reloads its service for them.
 author:
   - webstack.circus maintainers (@webstack)
 options:
@@ -106,6 +106,14 @@ changed_files:
   type: list
   elements: str
   sample: [/etc/circus/circus.ini]
+units:
+  description:
+    - With O(state=read), each unit of O(units) with its systemd C(load) state (C(not-found)
+      when it is not installed, which check mode on a fresh host needs to know) and its
+      C(active) state. Empty with O(state=present).
+  returned: always
+  type: dict
+  sample: {"circusd": {"load": "loaded", "active": "active"}}
 """
 
 import hashlib
@@ -153,8 +161,10 @@ def unconverged_reasons(record, fingerprint, checksums, unit_states):
         elif checksums[path] != recorded:
             reasons.append(f"{path} changed since the last complete run")
     for unit, state in unit_states.items():
-        if state != "active":
-            reasons.append(f"{unit} is {state}")
+        if state["load"] == "not-found":
+            reasons.append(f"{unit} is not installed")
+        elif state["active"] != "active":
+            reasons.append(f"{unit} is {state['active']}")
     return reasons
 
 
@@ -166,23 +176,38 @@ def changed_files(record, checksums):
     )
 
 
+def parse_units(units, out):
+    """Each unit's LoadState and ActiveState from `systemctl show` (one block per unit)."""
+    blocks = [block for block in out.strip().split("\n\n") if block.strip()]
+    if len(blocks) != len(units):
+        return None
+    states = {}
+    for unit, block in zip(units, blocks):
+        properties = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        states[unit] = dict(
+            load=properties.get("LoadState", ""), active=properties.get("ActiveState", "")
+        )
+    return states
+
+
 def unit_states(module, units):
-    """Each unit's ActiveState ("active", "inactive", "failed", ...), in one systemctl call."""
+    """Each unit's LoadState ("loaded", "not-found", ...) and ActiveState ("active",
+    "inactive", "failed", ...), in one systemctl call."""
     if not units:
         return {}
     systemctl = module.get_bin_path("systemctl", required=True)
     rc, out, err = module.run_command(
-        [systemctl, "show", "--property=ActiveState", "--value", "--", *units],
+        [systemctl, "show", "--property=LoadState,ActiveState", "--", *units],
         environ_update={"LC_ALL": "C"},
     )
     if rc != 0:
         module.fail_json(msg=f"systemctl show failed: {err.strip()}", rc=rc, stdout=out, stderr=err)
-    states = [line for line in out.splitlines() if line]
-    if len(states) != len(units):
+    states = parse_units(units, out)
+    if states is None:
         module.fail_json(
-            msg=f"systemctl show gave {len(states)} states for {len(units)} units", stdout=out
+            msg=f"systemctl show did not answer for each of {', '.join(units)}", stdout=out
         )
-    return dict(zip(units, states))
+    return states
 
 
 def write_record(path, record):
@@ -216,21 +241,21 @@ def main():
     )
     path, fingerprint = module.params["path"], module.params["fingerprint"]
     record = read_record(path)
-    result = dict(changed=False, converged=False, reasons=[], changed_files=[])
+    result = dict(changed=False, converged=False, reasons=[], changed_files=[], units={})
 
     if module.params["state"] == "read":
         files = record["files"] if record else {}
         checksums = {file: checksum(file) for file in files}
-        result["reasons"] = unconverged_reasons(
-            record, fingerprint, checksums, unit_states(module, module.params["units"])
-        )
+        result["units"] = unit_states(module, module.params["units"])
+        result["reasons"] = unconverged_reasons(record, fingerprint, checksums, result["units"])
         result["converged"] = not result["reasons"]
         result["changed_files"] = changed_files(record, checksums)
         module.exit_json(**result)
 
     checksums = {file: checksum(file) for file in module.params["files"]}
     missing = sorted(file for file, value in checksums.items() if not value)
-    if missing:
+    # In check mode a fresh host has not got the files the real run would write.
+    if missing and not module.check_mode:
         module.fail_json(msg=f"cannot record files that do not exist: {', '.join(missing)}")
     wanted = dict(fingerprint=fingerprint, files=checksums)
     before = dict(fingerprint=record.get("fingerprint"), files=record["files"]) if record else {}

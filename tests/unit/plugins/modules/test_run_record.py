@@ -100,24 +100,32 @@ def test_a_changed_or_missing_file_is_named_and_listed(capsys, managed):
     assert result["changed_files"] == sorted([managed["conf"], managed["unit"]])
 
 
-def test_a_unit_that_is_not_active_is_named(capsys, managed, systemctl, tmp_path):
+def show(*states):
+    """What `systemctl show --property=LoadState,ActiveState` prints for these units."""
+    return "\n".join(f"LoadState={load}\nActiveState={active}\n" for load, active in states)
+
+
+def test_a_unit_that_is_not_active_or_not_installed_is_named(capsys, managed, systemctl, tmp_path):
     record(capsys, managed)
-    systemctl.write_text("active\nfailed\n")
-    result = read(capsys, managed, units=["circusd", "nginx"])
+    systemctl.write_text(
+        show(("loaded", "active"), ("loaded", "failed"), ("not-found", "inactive"))
+    )
+    result = read(capsys, managed, units=["circusd", "nginx", "nftables"])
     assert result["converged"] is False
-    assert result["reasons"] == ["nginx is failed"]
+    assert result["reasons"] == ["nginx is failed", "nftables is not installed"]
+    assert result["units"]["nftables"] == {"load": "not-found", "active": "inactive"}
     calls = (tmp_path / "calls").read_text()
-    assert calls == "show --property=ActiveState --value -- circusd nginx\n"
-    systemctl.write_text("active\nactive\n")
+    assert calls == "show --property=LoadState,ActiveState -- circusd nginx nftables\n"
+    systemctl.write_text(show(("loaded", "active"), ("loaded", "active")))
     assert read(capsys, managed, units=["circusd", "nginx"])["converged"] is True
 
 
 def test_systemctl_answering_for_fewer_units_fails(capsys, managed, systemctl):
     record(capsys, managed)
-    systemctl.write_text("active\n")
+    systemctl.write_text(show(("loaded", "active")))
     result = read(capsys, managed, units=["circusd", "nginx"])
     assert result["failed"] is True
-    assert "1 states for 2 units" in result["msg"]
+    assert "did not answer for each of circusd, nginx" in result["msg"]
 
 
 def test_recording_lists_the_files_that_differ_from_the_previous_record(capsys, managed):
@@ -155,3 +163,10 @@ def test_an_unreadable_record_counts_as_none(capsys, managed):
     with open(managed["record"], "w") as broken:
         broken.write("{not json")
     assert read(capsys, managed)["reasons"] == ["no complete run is recorded"]
+
+
+def test_check_mode_on_a_fresh_host_predicts_a_record_of_files_not_written_yet(capsys, managed):
+    os.unlink(managed["conf"])
+    predicted = record(capsys, managed, check_mode=True)
+    assert (predicted.get("failed", False), predicted["changed"]) == (False, True)
+    assert not os.path.exists(managed["record"])
