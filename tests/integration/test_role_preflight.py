@@ -2,10 +2,17 @@
 
 import json
 import pathlib
+import re
 
 import pytest
+import yaml
+
+from circus_paths import RUN_DIR
 
 DEMO = pathlib.Path(__file__).parents[2] / "demo"
+ROLES = pathlib.Path(__file__).parents[2] / "roles"
+# A task as ansible-playbook announces it: TASK [ROLE : NAME] or TASK [NAME].
+TASK = re.compile(r"^TASK \[(?:webstack\.circus\.[a-z_]+ : )?(.*)\] \**$", re.MULTILINE)
 
 GOOD_APP = {
     "django_app_name": "shop",
@@ -26,7 +33,7 @@ CASES = [
         {"circus_endpoint": "tcp://0.0.0.0:5555", "circus_allow_tcp_endpoints": True},
         "or tcp://127.0.0.1:PORT or tcp://[::1]:PORT",
     ),
-    ("circus", {"circus_endpoint": "ipc:///run/circus/c.sock\n"}, ENDPOINT_RULE),
+    ("circus", {"circus_endpoint": f"ipc://{RUN_DIR}/c.sock\n"}, ENDPOINT_RULE),
     (
         "circus",
         {"circus_pubsub_endpoint": "ipc:///tmp/pubsub.sock"},
@@ -34,7 +41,7 @@ CASES = [
     ),
     (
         "circus",
-        {"circus_endpoint": "ipc:///run/circus/c.sock\n[watcher:x]\ncmd = touch /tmp/pwned"},
+        {"circus_endpoint": f"ipc://{RUN_DIR}/c.sock\n[watcher:x]\ncmd = touch /tmp/pwned"},
         ENDPOINT_RULE,
     ),
     ("circus", {"circus_run_dir": "/var/run/circus"}, "directly under /run"),
@@ -281,4 +288,14 @@ def test_bad_variables_stop_the_role_before_it_changes_anything(
     assert result.returncode != 0, output
     assert message in output, output
     # The role stopped in its first tasks: nothing but validation ran.
-    assert "changed=0" in output, output
+    assert [name for name in TASK.findall(result.stdout) if not validates(role, name)] == [], output
+
+
+def validates(role, task_name):
+    """Whether the task is the role's argument validation or one of its preflight checks."""
+    preflight = yaml.safe_load((ROLES / role / "tasks" / "preflight.yml").read_text())
+    return (
+        task_name == "Apply the role"
+        or task_name.startswith("Validating arguments against arg spec")
+        or task_name in {task["name"] for task in preflight}
+    )
