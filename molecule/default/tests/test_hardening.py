@@ -117,7 +117,7 @@ BAD_INPUTS = [
                 }
             ]
         },
-        "server_names must be a non-empty list of host names",
+        "server_names must be host names",
     ),
     ({"nginx_proxy_client_max_body_size": "10m; autoindex on"}, "nginx_proxy_client_max_body_size"),
 ]
