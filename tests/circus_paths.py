@@ -53,7 +53,7 @@ RUN_DIR = DEFAULT["circus_run_dir"]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--vars", action="append", default=[], help="YAML file of overrides")
     parser.add_argument("names", nargs="+")
     arguments = parser.parse_args()
