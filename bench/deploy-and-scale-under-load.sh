@@ -5,6 +5,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+circusctl=$(python3 "$root/tests/circus_paths.py" --vars "$root/demo/inventory/group_vars/all.yml" circusctl)
 port=${DEMO_PORT:-8081}
 clients=${CLIENTS:-16}
 cd "$root"
@@ -30,7 +31,7 @@ curl -fsS "http://127.0.0.1:$port/" | grep -q "Release 2." || {
 cat >"$release/scale.sh" <<SCALE
 set -e
 $deploy -e '{"django_app_numprocesses": 4}'
-docker exec webstack-demo /opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock list demo
+docker exec webstack-demo $circusctl list demo
 $deploy -e '{"django_app_numprocesses": 2}'
 SCALE
 python3 bench/reload_under_load.py --url "http://127.0.0.1:$port/work" --clients "$clients" \

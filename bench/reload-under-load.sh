@@ -10,7 +10,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 port=${DEMO_PORT:-8081}
 clients=${CLIENTS:-16}
 duration=${DURATION:-20}
-reload="docker exec webstack-demo /opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --timeout 60 reload demo --waiting"
+circusctl=$(python3 "$root/tests/circus_paths.py" --vars "$root/demo/inventory/group_vars/all.yml" circusctl)
+reload="docker exec webstack-demo $circusctl --timeout 60 reload demo --waiting"
 
 cd "$root"
 "$root/scripts/demo.sh" >/dev/null

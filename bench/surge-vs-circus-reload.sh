@@ -11,8 +11,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 port=${DEMO_PORT:-8081}
 clients=${CLIENTS:-16}
 duration=${DURATION:-30}
-circus="docker exec webstack-demo /opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --timeout 60 reload demo --waiting"
-surge="ansible webstack-demo -i demo/inventory/hosts.yml -m webstack.circus.circus_watcher -a '{\"name\": \"demo\", \"state\": \"reloaded\", \"surge\": true, \"ready_dir\": \"/srv/demo/ready\", \"endpoint\": \"ipc:///run/circus/circusd.sock\", \"circusctl_path\": \"/opt/circus/bin/circusctl\"}'"
+{ read -r circusctl; read -r endpoint; read -r circusctl_path; } < <(
+    python3 "$root/tests/circus_paths.py" --vars "$root/demo/inventory/group_vars/all.yml" \
+        circusctl circus_endpoint circusctl_path
+)
+circus="docker exec webstack-demo $circusctl --timeout 60 reload demo --waiting"
+surge="ansible webstack-demo -i demo/inventory/hosts.yml -m webstack.circus.circus_watcher -a '{\"name\": \"demo\", \"state\": \"reloaded\", \"surge\": true, \"ready_dir\": \"/srv/demo/ready\", \"endpoint\": \"$endpoint\", \"circusctl_path\": \"$circusctl_path\"}'"
 
 cd "$root"
 "$root/scripts/demo.sh" >/dev/null

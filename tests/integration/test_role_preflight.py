@@ -2,10 +2,17 @@
 
 import json
 import pathlib
+import re
 
 import pytest
+import yaml
+
+from circus_paths import RUN_DIR
 
 DEMO = pathlib.Path(__file__).parents[2] / "demo"
+ROLES = pathlib.Path(__file__).parents[2] / "roles"
+# A task as ansible-playbook announces it: TASK [ROLE : NAME] or TASK [NAME].
+TASK = re.compile(r"^TASK \[(?:webstack\.circus\.[a-z_]+ : )?(.*)\] \**$", re.MULTILINE)
 
 GOOD_APP = {
     "django_app_name": "shop",
@@ -15,6 +22,8 @@ GOOD_APP = {
 }
 GOOD_SITE = {"name": "shop", "upstreams": ["127.0.0.1:8000"]}
 ENDPOINT_RULE = "must be an ipc:// socket in circus_run_dir"
+# Shaped as a PEM certificate: preflight checks the shape, nginx the rest.
+CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 # Served /etc/passwd through the old site check.
 INJECTION = "evil; location /leak/ { alias /etc/; } #"
 
@@ -26,7 +35,7 @@ CASES = [
         {"circus_endpoint": "tcp://0.0.0.0:5555", "circus_allow_tcp_endpoints": True},
         "or tcp://127.0.0.1:PORT or tcp://[::1]:PORT",
     ),
-    ("circus", {"circus_endpoint": "ipc:///run/circus/c.sock\n"}, ENDPOINT_RULE),
+    ("circus", {"circus_endpoint": f"ipc://{RUN_DIR}/c.sock\n"}, ENDPOINT_RULE),
     (
         "circus",
         {"circus_pubsub_endpoint": "ipc:///tmp/pubsub.sock"},
@@ -34,10 +43,20 @@ CASES = [
     ),
     (
         "circus",
-        {"circus_endpoint": "ipc:///run/circus/c.sock\n[watcher:x]\ncmd = touch /tmp/pwned"},
+        {"circus_endpoint": f"ipc://{RUN_DIR}/c.sock\n[watcher:x]\ncmd = touch /tmp/pwned"},
         ENDPOINT_RULE,
     ),
     ("circus", {"circus_run_dir": "/var/run/circus"}, "directly under /run"),
+    (
+        "circus",
+        {"circus_pubsub_endpoint": f"ipc://{RUN_DIR}/circusd.sock"},
+        "circus_pubsub_endpoint must differ from circus_endpoint",
+    ),
+    (
+        "circus",
+        {"circus_stats_endpoint": f"ipc://{RUN_DIR}/pubsub.sock"},
+        "circus_stats_endpoint must differ from circus_endpoint and circus_pubsub_endpoint",
+    ),
     ("circus", {"circus_admin_group": "adm\nx"}, "circus_admin_group must be a group name"),
     ("circus", {"circus_log_dir": "/var/log/../../etc"}, "circus_log_dir must be an absolute path"),
     ("circus", {"circus_extra_packages": ["--index-url=http://x"]}, "must be pip requirements"),
@@ -52,11 +71,12 @@ CASES = [
     ("django_app", dict(GOOD_APP, django_app_name="My Shop"), "lower-case identifier"),
     ("django_app", dict(GOOD_APP, django_app_name="shop\n"), "lower-case identifier"),
     ("django_app", dict(GOOD_APP, django_app_source="/nonexistent/shop"), "read as a directory"),
+    ("django_app", dict(GOOD_APP, django_app_source="/nonexistent/shop.whl"), "read as a package"),
     ("django_app", dict(GOOD_APP, django_app_wsgi_application="shop"), "a dotted Python path"),
     (
         "django_app",
         dict(GOOD_APP, django_app_chaussette_backend="waitress"),
-        "Invalid host/port specified",
+        "django_app_chaussette_backend must be wsgiref, the only backend proven",
     ),
     ("django_app", dict(GOOD_APP, django_app_server="uwsgi"), "django_app_server"),
     ("django_app", dict(GOOD_APP, django_app_server="uvicorn"), "django_app_asgi_application"),
@@ -148,17 +168,17 @@ CASES = [
     (
         "nginx_proxy",
         {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=[INJECTION])]},
-        "server_names must be a non-empty list of host names",
+        "server_names must be host names",
     ),
     (
         "nginx_proxy",
         {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=["shop.example\n"])]},
-        "server_names must be a non-empty list of host names",
+        "server_names must be host names",
     ),
     (
         "nginx_proxy",
         {"nginx_proxy_sites": [dict(GOOD_SITE, server_names=[])]},
-        "server_names must be a non-empty list of host names",
+        "nginx_proxy_sites[shop].server_names must not be empty",
     ),
     (
         "nginx_proxy",
@@ -183,7 +203,7 @@ CASES = [
     (
         "nginx_proxy",
         {"nginx_proxy_sites": [dict(GOOD_SITE, static_root="/srv/x; autoindex on")]},
-        "static_root and media_root must be absolute paths",
+        "nginx_proxy_sites[shop].static_root must be an absolute path",
     ),
     (
         "nginx_proxy",
@@ -193,7 +213,7 @@ CASES = [
     (
         "nginx_proxy",
         {"nginx_proxy_sites": [dict(GOOD_SITE, media_root="/srv/shop/media\n")]},
-        "static_root and media_root must be absolute paths",
+        "nginx_proxy_sites[shop].media_root must be an absolute path",
     ),
     ("nginx_proxy", {"nginx_proxy_listen_port": 0}, "nginx_proxy_listen_port must be a port"),
     (
@@ -234,7 +254,17 @@ CASES = [
     (
         "nginx_proxy",
         {"nginx_proxy_media_inline_types": {"image/png": ["png; } location / {"]}},
-        "nginx_proxy_media_inline_types maps MIME types",
+        "nginx_proxy_media_inline_types[image/png] must be a non-empty list of file extensions",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_media_inline_types": {"image/png": []}},
+        "nginx_proxy_media_inline_types[image/png] must be a non-empty list of file extensions",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_media_inline_types": {"image/png; x": ["png"]}},
+        "nginx_proxy_media_inline_types keys must be MIME types",
     ),
     (
         "nginx_proxy",
@@ -256,7 +286,8 @@ CASES = [
         {"nginx_proxy_gzip_types": ["text/css; autoindex on"]},
         "nginx_proxy_gzip_types must be MIME types",
     ),
-    ("nginx_proxy", {"nginx_proxy_tls_port": 80}, "other than nginx_proxy_listen_port"),
+    ("nginx_proxy", {"nginx_proxy_tls_port": 80}, "must differ from nginx_proxy_listen_port"),
+    ("nginx_proxy", {"nginx_proxy_tls_port": 70000}, "nginx_proxy_tls_port must be a port from 1"),
     ("nginx_proxy", {"nginx_proxy_tls": True}, "nginx_proxy_tls_self_signed: true"),
     (
         "nginx_proxy",
@@ -265,7 +296,16 @@ CASES = [
             "nginx_proxy_tls_certificate": "not a certificate",
             "nginx_proxy_tls_certificate_key": "not a key",
         },
-        "nginx_proxy_tls needs nginx_proxy_tls_certificate",
+        "nginx_proxy_tls needs nginx_proxy_tls_certificate, PEM",
+    ),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_tls": True,
+            "nginx_proxy_tls_certificate": CERTIFICATE,
+            "nginx_proxy_tls_certificate_key": "not a key",
+        },
+        "nginx_proxy_tls needs nginx_proxy_tls_certificate_key",
     ),
 ]
 
@@ -281,4 +321,14 @@ def test_bad_variables_stop_the_role_before_it_changes_anything(
     assert result.returncode != 0, output
     assert message in output, output
     # The role stopped in its first tasks: nothing but validation ran.
-    assert "changed=0" in output, output
+    assert [name for name in TASK.findall(result.stdout) if not validates(role, name)] == [], output
+
+
+def validates(role, task_name):
+    """Whether the task is the role's argument validation or one of its preflight checks."""
+    preflight = yaml.safe_load((ROLES / role / "tasks" / "preflight.yml").read_text())
+    return (
+        task_name == "Apply the role"
+        or task_name.startswith("Validating arguments against arg spec")
+        or task_name in {task["name"] for task in preflight}
+    )

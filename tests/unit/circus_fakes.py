@@ -4,9 +4,11 @@ answers circusctl calls with them."""
 import json
 import pathlib
 
+import circus_paths
+
 REPLIES = json.loads((pathlib.Path(__file__).parent / "circusd_replies.json").read_text())
-CIRCUSCTL = "/opt/circus/bin/circusctl"
-ENDPOINT = "ipc:///run/circus/circusd.sock"
+CIRCUSCTL = circus_paths.CIRCUSCTL_PATH
+ENDPOINT = circus_paths.ENDPOINT
 TIMED_OUT = "Timed out.\nA time out usually happens in one of those cases:\n"
 
 

@@ -2,10 +2,24 @@
 
 import json
 import os
+import pathlib
 import subprocess
+import sys
 
-# circusctl on a deployed host, as root or a member of circus_admin_group.
-CIRCUSCTL = "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --timeout 5"
+# The project's tests/: the circus role's paths, read from its defaults.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests"))
+import circus_paths
+
+
+def circus_variables(host):
+    """The circus role's variables on this host: its defaults, with the inventory's values."""
+    return circus_paths.circus_variables(host.ansible.get_variables())
+
+
+def circusctl(host):
+    """circusctl on a deployed host, as root or a member of circus_admin_group."""
+    return circus_paths.circusctl(circus_variables(host)) + " --timeout 5"
+
 
 # Fetches a URL from inside the container (a minimal host has python3 but no curl) and
 # prints status, headers and body as JSON.

@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from helpers import http_get, run_site
+from helpers import circus_variables, circusctl, http_get, run_site
 
 
 @pytest.fixture
@@ -54,13 +54,30 @@ def test_configured_number_of_workers_run_as_the_app_user(host, demo):
     assert workers == ["demo"] * demo["django_app_numprocesses"] * per_process
 
 
+def test_circusd_runs_from_the_hosts_virtualenv_and_run_directory(host):
+    # Debian 13 moves circus_run_dir and circus_venv only (host_vars): every other path
+    # (endpoints, circusctl, the app's view of them) must follow.
+    circus = circus_variables(host)
+    ini = host.file(f"{circus['circus_conf_dir']}/circus.ini").content_string
+    assert f"\nendpoint = {circus['circus_endpoint']}\n" in ini
+    assert f"\npubsub_endpoint = {circus['circus_pubsub_endpoint']}\n" in ini
+    assert circus["circus_endpoint"] == f"ipc://{circus['circus_run_dir']}/circusd.sock"
+    run_dir = host.file(circus["circus_run_dir"])
+    assert (run_dir.user, run_dir.group, run_dir.mode) == (
+        "root",
+        circus["circus_admin_group"],
+        0o750,
+    )
+    assert host.file(circus["circus_endpoint"].removeprefix("ipc://")).is_socket
+    main_pid = host.check_output("systemctl show --property MainPID --value circusd")
+    command = host.file(f"/proc/{main_pid}/cmdline").content_string.split("\0")
+    assert f"{circus['circus_venv']}/bin/circusd" in command
+    assert host.run(f"{circusctl(host)} list").rc == 0
+
+
 def test_app_socket_is_held_by_circusd(host):
     assert host.socket("tcp://127.0.0.1:8000").is_listening
-    sockets = json.loads(
-        host.check_output(
-            "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --json listsockets"
-        )
-    )["sockets"]
+    sockets = json.loads(host.check_output(f"{circusctl(host)} --json listsockets"))["sockets"]
     assert [(each["name"], each["host"], each["port"]) for each in sockets] == [
         ("demo", "127.0.0.1", 8000)
     ]

@@ -5,7 +5,7 @@ import json
 import subprocess
 import time
 
-from helpers import CIRCUSCTL, HTTP_GET
+from helpers import HTTP_GET, circusctl
 
 
 def site_status(host):
@@ -15,7 +15,7 @@ def site_status(host):
 
 
 def worker_pids(host):
-    result = host.run(f"{CIRCUSCTL} --json list demo")
+    result = host.run(f"{circusctl(host)} --json list demo")
     return json.loads(result.stdout)["pids"] if result.rc == 0 else []
 
 

@@ -13,11 +13,16 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 import testinfra
+
+# The project's tests/: the circus role's paths, read from its defaults.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests"))
+import circus_paths
 
 # The load and the operations run once, from the controller, not once per host.
 testinfra_hosts = ["webstack-fleet-proxy"]
@@ -29,8 +34,10 @@ INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 # The reload the django_app role runs for new code.
 RELOAD_BOTH = (
     "name=demo state=reloaded surge=true ready_dir=/srv/demo/ready "
-    "endpoint=ipc:///run/circus/circusd.sock circusctl_path=/opt/circus/bin/circusctl"
+    f"endpoint={circus_paths.ENDPOINT} circusctl_path={circus_paths.CIRCUSCTL_PATH}"
 )
+# circusctl on the app hosts, which keep the circus role's defaults.
+CIRCUSCTL = circus_paths.circusctl(circus_paths.DEFAULT)
 
 
 class Load:
@@ -155,9 +162,7 @@ def test_every_app_host_serves_release_2_with_2_workers():
         assert "Release 2." in connection.getresponse().read().decode()
     for name in APP_HOSTS:
         app = fleet_host(name)
-        listed = app.check_output(
-            "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --json list demo"
-        )
+        listed = app.check_output(f"{CIRCUSCTL} --json list demo")
         assert len(json.loads(listed)["pids"]) == 2
 
 
@@ -298,11 +303,7 @@ def served_releases(app):
     """(current release, {circus pid: directory it runs in}, {(release, pid)} answered by
     /version on the host's socket)."""
     current = app.check_output("readlink /srv/demo/current").rsplit("/", 1)[1]
-    pids = json.loads(
-        app.check_output(
-            "/opt/circus/bin/circusctl --endpoint ipc:///run/circus/circusd.sock --json list demo"
-        )
-    )["pids"]
+    pids = json.loads(app.check_output(f"{CIRCUSCTL} --json list demo"))["pids"]
     # Another user's /proc/PID/cwd is readable only with ptrace rights the container lacks.
     cwds = {
         pid: app.check_output("runuser -u demo -- readlink /proc/%s/cwd", str(pid)) for pid in pids

@@ -86,9 +86,16 @@ def test_busy_arbiter_gives_up_after_bounded_retries(replies):
     assert len(client.module.calls) == 3
 
 
-def test_busy_arbiter_is_waited_for_up_to_the_timeout():
-    client = CircusClient(FakeModule({}), CIRCUSCTL, ENDPOINT, 30)
-    assert (client.busy_retries, client.busy_delay) == (60, 0.5)
+def test_busy_arbiter_is_waited_for_as_long_as_the_timeout_then_given_up(replies):
+    # Left to its defaults, the client keeps retrying a busy arbiter (a slow reload) for
+    # the time a single command may take, then fails with circusd's reason.
+    module = FakeModule({"restart sleeper --waiting": [replies["busy"]] * 1000})
+    sleeps = []
+    client = CircusClient(module, CIRCUSCTL, ENDPOINT, 30, sleep=sleeps.append)
+    with pytest.raises(CircusError, match="arbiter is already running watcher_reload"):
+        client.restart("sleeper", wait=True)
+    assert sum(sleeps) == 30
+    assert len(module.calls) == len(sleeps) + 1
 
 
 def test_timeout_names_the_endpoint():
