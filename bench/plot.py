@@ -1,5 +1,6 @@
 """Draw the figures of bench/README.md from the JSON results in bench/results/:
-plots/serving.png (requests/s per stack and page, p99 latency below) and
+plots/serving.png (requests/s per stack and page, p99 latency and
+the CPU the container spent per request below) and
 plots/reload.png (reload time against the number of workers).
 
   python3 bench/plot.py
@@ -24,7 +25,7 @@ def serving(path, out):
     stacks = list(dict.fromkeys(case["stack"] for case in cases))
     pages = list(dict.fromkeys(case["page"] for case in cases))
     by_key = {(case["stack"], case["page"]): case["median"] for case in cases}
-    figure, (rps_axes, p99_axes) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    figure, (rps_axes, p99_axes, cpu_axes) = plt.subplots(3, 1, figsize=(9, 10), sharex=True)
     width = 0.8 / len(pages)
     for index, page in enumerate(pages):
         positions = [s + (index - (len(pages) - 1) / 2) * width for s in range(len(stacks))]
@@ -35,6 +36,9 @@ def serving(path, out):
         rps_axes.bar_label(bars, labels=[f"{v:.0f}" if v else "" for v in rps], fontsize=7)
         bars = p99_axes.bar(positions, p99, width, label=page)
         p99_axes.bar_label(bars, labels=[f"{v:.0f}" if v else "" for v in p99], fontsize=7)
+        cpu = [m["cpu_ms_per_request"]["total"] if m else 0 for m in medians]
+        bars = cpu_axes.bar(positions, cpu, width, label=page)
+        cpu_axes.bar_label(bars, labels=[f"{v:.2f}" if v else "" for v in cpu], fontsize=7)
     load = result["load_generator"]
     rps_axes.set_ylabel("requests/s (median of passes)")
     rps_axes.set_yscale("log")
@@ -47,7 +51,8 @@ def serving(path, out):
     )
     p99_axes.set_ylabel("p99 latency (ms)")
     p99_axes.set_yscale("log")
-    p99_axes.set_xticks(range(len(stacks)), stacks, rotation=15)
+    cpu_axes.set_ylabel("CPU ms per request\n(container, all programs)")
+    cpu_axes.set_xticks(range(len(stacks)), stacks, rotation=15, ha="right")
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     plt.close(figure)

@@ -8,7 +8,7 @@
 # variants of bench/serving-variants.sh (DB page only). Writes
 # bench/results/classic-stack.json (its provisioning time) and serving.json.
 # DURATION (s per pass, default 10), ROUNDS (3), CONNECTIONS (16) change the run;
-# KEEP=1 keeps the containers (bench/run-all.sh removes them at the end).
+# DEPLOY=0 measures the containers as they run (no site.yml, no new classic stack).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,15 +21,20 @@ cd "$root"
 bench_need_wrk
 
 stacks=(chaussette gunicorn uvicorn)
-for stack in "${stacks[@]}"; do
-    bench_container "bench-serve-$stack"
-done
-ansible-playbook -i bench/inventory/hosts.yml site.yml >/tmp/bench-serve-site.log 2>&1 || {
-    tail -n 40 /tmp/bench-serve-site.log >&2
-    exit 1
-}
-# After the site.yml run, not beside it: its time is the cold deploy anchor.
-bench/classic-stack.sh bench-serve-classic | tee bench/results/classic-stack.json
+if [ "${DEPLOY:-1}" != 0 ]; then
+    for stack in "${stacks[@]}"; do
+        bench_container "bench-serve-$stack"
+    done
+    log=$(mktemp)
+    ansible-playbook -i bench/inventory/hosts.yml site.yml >"$log" 2>&1 || {
+        tail -n 40 "$log" >&2
+        exit 1
+    }
+    rm -f "$log"
+    # After the site.yml run, not beside it: its time is the cold deploy anchor.
+    bench/classic-stack.sh bench-serve-classic | tee bench/results/classic-stack.json
+    bench/serving-variants.sh
+fi
 
 cases=()
 containers=(bench-serve-classic)
@@ -43,7 +48,6 @@ done
 chaussette=$(bench_address bench-serve-chaussette)
 stylesheet=$(docker exec bench-serve-chaussette sh -c 'cd /srv/demo/static && ls greetings/site.*.css | head -n 1')
 cases+=(--case "nginx static file" static "http://$chaussette/static/$stylesheet")
-bench/serving-variants.sh
 for stack in chaussette gunicorn uvicorn; do
     address=$(bench_address "bench-serve-$stack")
     case $stack in
