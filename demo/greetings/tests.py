@@ -56,6 +56,16 @@ class WorkTests(SimpleTestCase):
         self.assertEqual(answer.status_code, 200)
 
 
+class PingTests(SimpleTestCase):
+    databases = set()
+
+    def test_ping_answers_a_constant_without_the_database(self):
+        answer = self.client.get("/ping")
+        self.assertEqual(answer.status_code, 200)
+        self.assertEqual(answer["Content-Type"], "text/plain")
+        self.assertEqual(answer.content, b"pong\n")
+
+
 class VersionTests(SimpleTestCase):
     def test_version_names_the_release_directory_and_the_worker(self):
         answer = self.client.get("/version")

@@ -35,6 +35,12 @@ def work(request):
     return HttpResponse("worked\n", content_type="text/plain")
 
 
+def ping(request):
+    """A constant answer, no database, no template: the benchmarks' trivial view, which
+    measures the server and the framework rather than the page."""
+    return HttpResponse("pong\n", content_type="text/plain")
+
+
 def version(request):
     """The release this worker runs and its pid. The django_app role deploys the code
     into releases/ID/app, so the release id is the name of the code's parent directory."""

@@ -6,6 +6,7 @@ from greetings import views
 urlpatterns = [
     path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
+    path("ping", views.ping, name="ping"),
     path("work", views.work, name="work"),
     path("version", views.version, name="version"),
     path("admin/", admin.site.urls),
