@@ -5,7 +5,7 @@ The load is POST /work (0.3 s per request): nginx never retries a POST on the ot
 host, so a request that a worker drops reaches the client as an error.
 """
 
-import collections
+import contextlib
 import http.client
 import json
 import os
@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -23,6 +22,10 @@ import testinfra
 # The project's tests/: the circus role's paths, read from its defaults.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests"))
 import circus_paths
+
+# The bench's load loop: one HTTP load loop for the benchmarks and this test.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "bench"))
+from loadlib import Load
 
 # The load and the operations run once, from the controller, not once per host.
 testinfra_hosts = ["webstack-fleet-proxy"]
@@ -40,46 +43,13 @@ RELOAD_BOTH = (
 CIRCUSCTL = circus_paths.circusctl(circus_paths.DEFAULT)
 
 
-class Load:
-    """CLIENTS threads sending POST /work through the proxy until the block ends
-    (at most LIMIT seconds), counting outcomes."""
-
-    CLIENTS = 8
-    LIMIT = 600
-
-    def __enter__(self):
-        self.tally = collections.Counter()
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.deadline = time.monotonic() + self.LIMIT
-        self.threads = [threading.Thread(target=self.client) for _client in range(self.CLIENTS)]
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-        print("requests through the proxy:", dict(self.tally))
-
-    def client(self):
-        while not self.stop.is_set() and time.monotonic() < self.deadline:
-            connection = http.client.HTTPConnection(*PROXY, timeout=30)
-            try:
-                connection.request("POST", "/work", body=b"")
-                status = connection.getresponse().status
-                outcome = "ok" if status == 200 else f"http {status}"
-            except (OSError, http.client.HTTPException) as error:
-                outcome = type(error).__name__
-            finally:
-                connection.close()
-            with self.lock:
-                self.tally[outcome] += 1
-
-    @property
-    def failed(self):
-        return sum(count for outcome, count in self.tally.items() if outcome != "ok")
+@contextlib.contextmanager
+def proxy_load():
+    """8 clients sending POST /work through the proxy until the block ends (at most 600 s):
+    the bench's load loop (bench/loadlib.py), counting every outcome."""
+    with Load(*PROXY, "/work", method="POST", clients=8, limit=600) as load:
+        yield load
+    print("requests through the proxy:", dict(load.tally))
 
 
 def ansible(command, *args, succeed=True):
@@ -139,7 +109,7 @@ def release_2(tmp_path_factory):
 
 
 def test_no_request_fails_while_apps_reload_redeploy_and_scale(release_2):
-    with Load() as load:
+    with proxy_load() as load:
         time.sleep(2)
         for _reload in range(3):
             reload_both_app_hosts()
@@ -207,7 +177,7 @@ def proxy_site():
 def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
     release_2, release_3_unhealthy
 ):
-    with Load() as load:
+    with proxy_load() as load:
         time.sleep(2)
         failed = ansible(
             "ansible-playbook",
@@ -329,7 +299,7 @@ def test_a_broken_migration_stops_the_rollout_and_the_fixed_release_replaces_eve
 ):
     before = {name: served_releases(fleet_host(name))[0] for name in APP_HOSTS}
     old_stylesheet = stylesheet()
-    with Load() as load:
+    with proxy_load() as load:
         time.sleep(2)
         failed = ansible(
             "ansible-playbook",
@@ -379,7 +349,7 @@ def test_rollback_refuses_to_strand_a_migration_then_goes_back_under_load():
     assert "greetings/migrations/0002_release_4" in refused.stdout
     assert "rollback_past_migrations=true" in refused.stdout
     assert {name: served_releases(fleet_host(name))[0] for name in APP_HOSTS} == before
-    with Load() as load:
+    with proxy_load() as load:
         time.sleep(2)
         ansible("ansible-playbook", "rollback.yml", "-e", "rollback_past_migrations=true")
         time.sleep(2)
@@ -398,7 +368,7 @@ def test_without_drain_the_same_reloads_lose_requests():
     off; uvicorn (app2) drains by itself."""
     ansible("ansible-playbook", "site.yml", "--limit", "app", "-e", '{"django_app_drain": false}')
     try:
-        with Load() as load:
+        with proxy_load() as load:
             time.sleep(2)
             for _reload in range(3):
                 reload_both_app_hosts()
