@@ -13,14 +13,13 @@ work=$root/build/bench/ssh
 image=webstack-circus/debian-sshd:bookworm
 
 if [ "${1:-}" = down ]; then
-    ids=$(docker ps -aq --filter name=^bench-ssh-)
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null
+    docker ps -aq --filter name=^bench-ssh- | xargs --no-run-if-empty docker rm -f >/dev/null
     exit 0
 fi
-[ "${1:-}" = up ] && [ -n "${2:-}" ] || {
+if [ "${1:-}" != up ] || [ -z "${2:-}" ]; then
     echo "usage: $0 up N | down" >&2
     exit 2
-}
+fi
 count=$2
 
 "$root/scripts/docker-engine.sh"
