@@ -1,7 +1,9 @@
 """Draw the figures of bench/README.md from the JSON results in bench/results/:
 plots/serving.png (requests/s per stack and page, p99 latency and
 the CPU the container spent per request below) and
-plots/reload.png (reload time against the number of workers).
+plots/reload.png (reload time against the number of workers) and
+plots/deploy.png (site.yml over SSH: cold and no-op runs, 1 host and many, against the
+hand-written provisioning).
 
   python3 bench/plot.py
 """
@@ -89,12 +91,37 @@ def reload(path, out):
     plt.close(figure)
 
 
+def deploy(path, out):
+    result = json.loads(path.read_text())
+    medians = result["medians"]
+    names = list(medians)
+    figure, axes = plt.subplots(figsize=(9, 5))
+    bars = axes.barh(names, [medians[name] for name in names], color="tab:blue")
+    for bar, name in zip(bars, names):
+        axes.annotate(
+            f"{medians[name]:.1f} s",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+        )
+    axes.invert_yaxis()
+    axes.set_xlabel("seconds, median of the runs (one run for cold deploys)")
+    axes.set_title(
+        f"site.yml over SSH with sudo, {result['date'][:10]}, {result['machine']['nproc']} cores"
+    )
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+
+
 def main():
     PLOTS.mkdir(exist_ok=True)
     drawn = []
     for name, draw, out in (
         ("serving.json", serving, "serving.png"),
         ("reload-workers.json", reload, "reload.png"),
+        ("deploy-speed.json", deploy, "deploy.png"),
     ):
         if (RESULTS / name).exists():
             draw(RESULTS / name, PLOTS / out)

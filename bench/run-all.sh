@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Every benchmark of this folder that a fresh machine can run in one go (about 15 min on
-# two cores), then the figures: serving (with the classic stack's provisioning time and
-# the variants), reloads of 2, 4 and 8 workers under load, what a module call costs.
-# Containers are named bench-serve-*; they are removed at the end unless KEEP=1.
+# Every benchmark of this folder that a fresh machine can run in one go, then the
+# figures: serving (with the classic stack's provisioning time and the variants), reloads
+# of 2, 4 and 8 workers under load, what a module call costs (about 15 min on two cores),
+# and deploy time over SSH (bench/deploy_speed.py: 10 hosts, about 30 min more).
+# Containers are named bench-serve-* and bench-ssh-*; they are removed at the end unless KEEP=1.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,7 @@ cleanup() {
         for name in bench-serve-chaussette bench-serve-gunicorn bench-serve-uvicorn bench-serve-classic; do
             docker rm -f "$name" >/dev/null 2>&1 || true
         done
+        bash bench/ssh-hosts.sh down
     fi
 }
 trap cleanup EXIT
@@ -26,5 +28,6 @@ python3 bench/reload_workers.py --container bench-serve-chaussette \
     --out bench/results/reload-workers.json
 python3 bench/module_cost.py --container bench-serve-chaussette \
     --inventory bench/inventory/hosts.yml --out bench/results/module-cost.json
+python3 bench/deploy_speed.py --hosts 8 --runs 3
 python3 bench/plot.py
 echo "bench/run-all.sh took $(($(date +%s) - start)) s"
