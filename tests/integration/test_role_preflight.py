@@ -325,10 +325,17 @@ def test_bad_variables_stop_the_role_before_it_changes_anything(
 
 
 def validates(role, task_name):
-    """Whether the task is the role's argument validation or one of its preflight checks."""
+    """Whether the task is the role's argument validation, the include of its preflight
+    checks (tasks/main.yml) or one of them."""
+    main = yaml.safe_load((ROLES / role / "tasks" / "main.yml").read_text())
     preflight = yaml.safe_load((ROLES / role / "tasks" / "preflight.yml").read_text())
+    include = [
+        task["name"]
+        for task in main
+        if task.get("ansible.builtin.include_tasks", {}).get("file") == "preflight.yml"
+    ]
     return (
         task_name == "Apply the role"
         or task_name.startswith("Validating arguments against arg spec")
-        or task_name in {task["name"] for task in preflight}
+        or task_name in include + [task["name"] for task in preflight]
     )
