@@ -84,7 +84,7 @@ galaxy: $(VENV_GALAXY)/bin/.installed
 molecule: venv
 	scripts/docker-engine.sh
 	scripts/base-images.sh bookworm trixie
-	molecule test --all
+	scripts/molecule-all.sh
 
 demo: venv
 	scripts/demo.sh

@@ -20,7 +20,7 @@ description:
     cost a few round trips instead of one per task.
   - O(state=present) writes the record, in one rename, with the checksums of O(files) as
     they are now.
-  - RV(changed_files) lists the recorded files whose content differs from the record, such
+  - RV(differing_files) lists the recorded files whose content differs from the record, such
     as a file written by a run that failed before the service was restarted, or edited by
     hand. A role restarts or reloads its service for them.
 author:
@@ -97,7 +97,7 @@ reasons:
   type: list
   elements: str
   sample: ["/etc/circus/circus.ini changed since the last complete run", "circusd is inactive"]
-changed_files:
+differing_files:
   description:
     - The files of the record whose content differs from their recorded checksum (with
       O(state=present), of the previous record, before it is replaced). Files the record
@@ -168,7 +168,7 @@ def unconverged_reasons(record, fingerprint, checksums, unit_states):
     return reasons
 
 
-def changed_files(record, checksums):
+def differing_files(record, checksums):
     """The recorded files whose checksum differs from the record's."""
     recorded = record["files"] if record else {}
     return sorted(
@@ -241,7 +241,7 @@ def main():
     )
     path, fingerprint = module.params["path"], module.params["fingerprint"]
     record = read_record(path)
-    result = dict(changed=False, converged=False, reasons=[], changed_files=[], units={})
+    result = dict(changed=False, converged=False, reasons=[], differing_files=[], units={})
 
     if module.params["state"] == "read":
         files = record["files"] if record else {}
@@ -249,7 +249,7 @@ def main():
         result["units"] = unit_states(module, module.params["units"])
         result["reasons"] = unconverged_reasons(record, fingerprint, checksums, result["units"])
         result["converged"] = not result["reasons"]
-        result["changed_files"] = changed_files(record, checksums)
+        result["differing_files"] = differing_files(record, checksums)
         module.exit_json(**result)
 
     checksums = {file: checksum(file) for file in module.params["files"]}
@@ -259,7 +259,7 @@ def main():
         module.fail_json(msg=f"cannot record files that do not exist: {', '.join(missing)}")
     wanted = dict(fingerprint=fingerprint, files=checksums)
     before = dict(fingerprint=record.get("fingerprint"), files=record["files"]) if record else {}
-    result["changed_files"] = changed_files(record, checksums)
+    result["differing_files"] = differing_files(record, checksums)
     result["changed"] = before != wanted
     if result["changed"] and not module.check_mode:
         write_record(path, wanted)

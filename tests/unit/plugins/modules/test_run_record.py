@@ -69,11 +69,11 @@ def test_without_a_record_the_host_has_not_converged(capsys, managed):
 def test_a_recorded_host_has_converged_while_nothing_differs(capsys, managed):
     written = record(capsys, managed)
     assert written["changed"] is True
-    assert written["changed_files"] == []
+    assert written["differing_files"] == []
     mode = stat.S_IMODE(os.stat(managed["record"]).st_mode)
     assert mode == 0o600
     result = read(capsys, managed)
-    assert (result["converged"], result["reasons"], result["changed_files"]) == (True, [], [])
+    assert (result["converged"], result["reasons"], result["differing_files"]) == (True, [], [])
     assert record(capsys, managed)["changed"] is False
 
 
@@ -83,7 +83,7 @@ def test_another_fingerprint_means_other_variables_or_code(capsys, managed):
     assert result["converged"] is False
     assert result["reasons"] == ["the role's variables or code changed since the last complete run"]
     # The files are as recorded: nothing for the role to restart for.
-    assert result["changed_files"] == []
+    assert result["differing_files"] == []
 
 
 def test_a_changed_or_missing_file_is_named_and_listed(capsys, managed):
@@ -97,7 +97,7 @@ def test_a_changed_or_missing_file_is_named_and_listed(capsys, managed):
         f"{managed['conf']} changed since the last complete run",
         f"{managed['unit']} is missing",
     ]
-    assert result["changed_files"] == sorted([managed["conf"], managed["unit"]])
+    assert result["differing_files"] == sorted([managed["conf"], managed["unit"]])
 
 
 def show(*states):
@@ -133,7 +133,7 @@ def test_recording_lists_the_files_that_differ_from_the_previous_record(capsys, 
     with open(managed["conf"], "w") as conf:
         conf.write("[app]\nworkers = 4\n")
     written = record(capsys, managed, fingerprint="v2")
-    assert written["changed_files"] == [managed["conf"]]
+    assert written["differing_files"] == [managed["conf"]]
     assert read(capsys, managed, fingerprint="v2")["converged"] is True
 
 
