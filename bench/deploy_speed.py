@@ -150,7 +150,7 @@ def main():
                 ),
                 f"no-op {args.hosts} hosts": lambda: site(fleet, forks=args.hosts),
             }
-            for _ in range(args.runs):
+            for _round in range(args.runs):
                 for name, measure in variants.items():
                     runs.setdefault(name, []).append(measure())
         finally:

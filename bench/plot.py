@@ -97,10 +97,10 @@ def deploy(path, out):
     names = list(medians)
     figure, axes = plt.subplots(figsize=(9, 5))
     bars = axes.barh(names, [medians[name] for name in names], color="tab:blue")
-    for bar, name in zip(bars, names):
+    for patch, name in zip(bars, names):
         axes.annotate(
             f"{medians[name]:.1f} s",
-            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            (patch.get_width(), patch.get_y() + patch.get_height() / 2),
             xytext=(3, 0),
             textcoords="offset points",
             va="center",

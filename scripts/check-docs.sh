@@ -39,7 +39,7 @@ check module webstack.circus.circus_info "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETU
 check module webstack.circus.nginx_upstream "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
     "servers" "drained" "validate" "reload_command" "upstreams" "kept"
 check module webstack.circus.run_record "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
-    "fingerprint" "units" "converged" "changed_files"
+    "fingerprint" "units" "converged" "differing_files"
 check role webstack.circus.circus "circus_version" "circus_endpoint" "circus_include_dir"
 check role webstack.circus.django_app "django_app_name" "django_app_source" \
     "django_app_numprocesses" "django_app_secret_env" "django_app_migrate"
