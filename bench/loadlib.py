@@ -174,9 +174,14 @@ print(json.dumps(seconds))
 def process_cpu(container):
     """CPU seconds used so far by the processes of a container, by program name (the
     processes that ended since are not counted)."""
+    return in_container(container, PROCESS_CPU)
+
+
+def in_container(container, script):
+    """What a Python script run inside the container prints, read as JSON."""
     done = subprocess.run(
         ["docker", "exec", "-i", container, "python3", "-"],
-        input=PROCESS_CPU,
+        input=script,
         capture_output=True,
         text=True,
         check=True,
@@ -223,14 +228,7 @@ print(json.dumps(found))
 
 def container_versions(container):
     """Debian, nginx, Python, Circus and the app's packages inside a container."""
-    done = subprocess.run(
-        ["docker", "exec", "-i", container, "python3", "-"],
-        input=VERSIONS,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout)
+    return in_container(container, VERSIONS)
 
 
 def controller_versions():
