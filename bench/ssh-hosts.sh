@@ -54,7 +54,7 @@ for n in $(seq 1 "$count"); do
     [ -n "$(docker ps -q --filter "name=^$name$")" ] && continue
     docker rm -f "$name" >/dev/null 2>&1 || true
     # NET_ADMIN: the django_app role loads an nftables table when a socket is not on loopback.
-    docker run -d --name "$name" --hostname "$name" \
+    docker run -d --name "$name" --hostname "$name" --cap-add NET_ADMIN \
         --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec \
         -v /sys/fs/cgroup:/sys/fs/cgroup:ro \
         "$image" >/dev/null
