@@ -19,6 +19,7 @@ journal, each line led by the watcher's name (Circus's StdoutStream names nothin
 import json
 import sys
 import time
+import uuid
 
 from circus import logger
 from circus.client import make_message
@@ -38,7 +39,8 @@ class CommandsMixin:
     """Commands to circusd that are matched to their answer and retried while it is busy."""
 
     def call(self, command, **props):
-        message = make_message(command, **props)
+        # circusd answers with the id it was given: a late answer is told apart.
+        message = dict(make_message(command, **props), id=uuid.uuid4().hex)
         self.client.send(json.dumps(message).encode())
         while self.client.poll(ANSWER_TIMEOUT_MS):
             answer = json.loads(self.client.recv())
