@@ -3,6 +3,7 @@ and Circus's statsd plugin, in a real circusd. circusd imports the module from i
 working directory, as the role's virtualenv does from its site-packages: the plugins'
 processes run `python -c` in circusd's working directory."""
 
+import contextlib
 import json
 import pathlib
 import shutil
@@ -12,6 +13,7 @@ import sys
 import time
 
 import pytest
+
 from conftest import BIN, answers, free_port
 
 PLUGINS = pathlib.Path(__file__).parents[2] / "roles" / "circus" / "files"
@@ -194,10 +196,8 @@ cmd = sleep 100000
         received = []
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and b"sleeper.spawn" not in b"".join(received):
-            try:
+            with contextlib.suppress(TimeoutError):
                 received.append(listener.recv(1024))
-            except TimeoutError:
-                pass
     assert b"circus.webstack.watcher.sleeper.spawn:1|c" in received, received
 
 
