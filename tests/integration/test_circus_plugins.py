@@ -128,9 +128,42 @@ def test_flapping_leaves_a_crashing_watcher_stopped(start_circusd):
     time.sleep(4)
     assert statuses()["sleeper"] == "active"
     assert not before & set(ctl("list", "sleeper")["pids"])
-    # What a deploy does to a stopped watcher (circus_watcher state=started): it runs again.
-    assert ctl("start", "crashing", "--waiting")["status"] == "ok"
+    # What a deploy does to a stopped watcher (circus_watcher state=started): it runs again
+    # (once circusd is not busy respawning crashing_unwatched: errno 5, "already running").
+    wait_for(lambda: ctl("start", "crashing", "--waiting")["status"] == "ok", 20, "started")
     assert ctl("status", "crashing")["status"] == "active"
+
+
+SURGE = (
+    HEADER
+    + """
+[plugin:flapping]
+use = webstack_circus_plugins.Flapping
+attempts = 2
+window = 1
+retry_in = 2
+max_retry = 2
+
+[watcher:web]
+cmd = sh -c "test -f {tmp}/release-ok && exec sleep 100000"
+numprocesses = 2
+"""
+)
+
+
+def test_flapping_leaves_serving_processes_alone_during_a_surge(start_circusd, tmp_path):
+    (tmp_path / "release-ok").touch()
+    ctl = start_circusd(SURGE)
+    wait_for(lambda: len(ctl("list", "web")["pids"]) == 2, 20, "web started")
+    old = set(ctl("list", "web")["pids"])
+    # Older than the window plus the plugin's 5 s for circusd's checks.
+    time.sleep(8)
+    # A surge reload to a release whose workers die at once (circus_watcher's incr).
+    (tmp_path / "release-ok").unlink()
+    ctl("incr", "web", "2")
+    time.sleep(15)
+    assert ctl("status", "web")["status"] == "active"
+    assert old <= set(ctl("list", "web")["pids"])
 
 
 HTTP_OBSERVER = (

@@ -1,6 +1,7 @@
 """Circus plugins the circus role installs beside circusd (Circus 0.19.0, tornado 6).
 
-Flapping: Circus's own flapping plugin, with commands that reach circusd. The stock
+Flapping: Circus's own flapping plugin, with commands that reach circusd, that leaves
+alone a watcher which still has lasting processes (see Flapping). The stock
 plugin casts `stop` the moment circusd publishes a reaped process, while circusd is
 still running the command that reaped it: circusd refuses it ("arbiter is already
 running manage_watchers command") and, for a cast, answers nothing, so a crash-looping
@@ -66,7 +67,28 @@ class CommandsMixin:
 
 
 class Flapping(CommandsMixin, flapping.Flapping):
-    """Stops a watcher whose processes keep dying (options as circus.plugins.flapping)."""
+    """Stops a watcher whose processes keep dying (options as circus.plugins.flapping).
+
+    A death does not count while another process of the watcher has lived longer than the
+    window plus circusd's checks: the watcher still serves. Circus's plugin would stop
+    the whole watcher when a surge reload adds processes that die at once, the old ones
+    that serve with them; here they serve on until the reload gives up.
+    """
+
+    def handle_recv(self, data):
+        watcher_name, action, _msg = self.split_data(data)
+        if action == "reap" and self.serves(watcher_name):
+            return
+        super().handle_recv(data)
+
+    def serves(self, watcher_name):
+        conf = self.configs.get(watcher_name) or self.update_conf(watcher_name)
+        lasting = float(self._get_conf(conf, "window")) + self.check_delay
+        processes = self.call("stats", name=watcher_name).get("info", {}).values()
+        return any(
+            isinstance(process, dict) and float(process.get("age", 0)) > lasting
+            for process in processes
+        )
 
 
 class HttpObserver(CommandsMixin, CircusPlugin):
