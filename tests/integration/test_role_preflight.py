@@ -63,6 +63,22 @@ CASES = [
     ("circus", {"circus_check_delay": 0}, "circus_check_delay must be 1 to 3600"),
     ("circus", {"circus_loglevel": "chatty"}, "circus_loglevel"),
     ("circus", {"circus_check_delay": "soon"}, "circus_check_delay"),
+    # Issue 12: logs, flapping, statsd, the health observer.
+    ("circus", {"circus_logrotate_maxsize": "1M\n}\n/etc/*"}, "circus_logrotate_maxsize must be"),
+    ("circus", {"circus_flapping_attempts": 1}, "circus_flapping_attempts must be a whole number"),
+    ("circus", {"circus_statsd_host": "x\n[watcher:y]"}, "circus_statsd_host must be empty, or an"),
+    ("circus", {"circus_statsd_application": "a.b"}, "circus_statsd_application must be"),
+    ("circus", {"circus_statsd_port": 0}, "circus_statsd_port must be a whole number from 1"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_health_observer=True),
+        "django_app_health_observer needs django_app_health_path",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_health_observer_failures=0),
+        "django_app_health_observer_failures must be from 1 to 100",
+    ),
     (
         "django_app",
         {k: v for k, v in GOOD_APP.items() if k != "django_app_name"},
