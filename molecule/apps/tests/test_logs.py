@@ -46,6 +46,6 @@ def test_nginx_access_log_follows_logrotate(host):
 def test_flapping_plugin_watches_the_app(host):
     ini = host.file("/etc/circus/circus.ini").content_string
     assert "[plugin:flapping]\nuse = webstack_circus_plugins.Flapping\n" in ini
-    assert "flapping.active = True" in host.file("/etc/circus/conf.d/demo.ini").content_string
+    assert "flapping.active" not in host.file("/etc/circus/conf.d/demo.ini").content_string
     status = host.run(f"{circusctl(host)} status plugin:flapping")
     assert status.stdout.strip() == "active", status.stdout + status.stderr
