@@ -61,6 +61,19 @@ CASES = [
     ("circus", {"circus_log_dir": "/var/log/../../etc"}, "circus_log_dir must be an absolute path"),
     ("circus", {"circus_extra_packages": ["--index-url=http://x"]}, "must be pip requirements"),
     ("circus", {"circus_check_delay": 0}, "circus_check_delay must be 1 to 3600"),
+    (
+        "circus",
+        {"circus_pip_index_url": "https://u:s3cret@index.example/simple\n[global]\ncert = /x"},
+        "circus_pip_index_url must be empty or an https:// URL",
+    ),
+    ("circus", {"circus_pip_index_url": "http://index.example/simple/"}, "an https:// URL"),
+    ("circus", {"circus_pip_cert": "ca.pem"}, "circus_pip_cert must be empty, the absolute path"),
+    (
+        "circus",
+        {"circus_pip_cert": CERTIFICATE + "[global]\nindex-url = https://evil.example/\n"},
+        "circus_pip_cert must be empty, the absolute path",
+    ),
+    ("circus", {"circus_wheelhouse": "maybe"}, "circus_wheelhouse"),
     ("circus", {"circus_loglevel": "chatty"}, "circus_loglevel"),
     ("circus", {"circus_check_delay": "soon"}, "circus_check_delay"),
     # Issue 12: logs, flapping, statsd, the health observer.
@@ -158,6 +171,23 @@ CASES = [
     ("django_app", dict(GOOD_APP, django_app_migrate="sometimes"), "django_app_migrate"),
     ("django_app", dict(GOOD_APP, django_app_env={"BAD NAME": "x"}), "names given: BAD NAME"),
     ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "a\x00b"}), "cannot hold a NUL"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_pip_index_url="https://index.example/simple/ --trusted-host x"),
+        "django_app_pip_index_url must be empty or an https:// URL",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_pip_cert="/etc/ssl/ca.pem\ncert = /x"),
+        "django_app_pip_cert must be empty, the absolute path",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP, django_app_wheelhouse=True, django_app_source="https://git.example/shop.git"
+        ),
+        "django_app_wheelhouse needs the app's requirements on the controller",
+    ),
     (
         "django_app",
         dict(GOOD_APP, django_app_keep_releases=1),
@@ -355,3 +385,15 @@ def validates(role, task_name):
         or task_name.startswith("Validating arguments against arg spec")
         or task_name in include + [task["name"] for task in preflight]
     )
+
+
+@pytest.mark.parametrize("role", ["circus", "django_app"])
+def test_a_refused_index_url_does_not_show_its_password(tmp_path, ansible_playbook, role):
+    variables = dict(GOOD_APP) if role == "django_app" else {}
+    variables[f"{role}_pip_index_url"] = "https://deploy:s3cret-pw@index.example/simple/\n"
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(dict(variables, role_under_test=role)))
+    result = ansible_playbook("roles/preflight.yml", "--check", "-v", "-e", "@" + str(extra))
+    output = result.stdout + result.stderr
+    assert f"{role}_pip_index_url must be empty or an https:// URL" in output, output
+    assert "s3cret-pw" not in output, output
