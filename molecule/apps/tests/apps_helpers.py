@@ -35,10 +35,24 @@ def watcher_pids(host, name):
     return sorted(reply["pids"])
 
 
-def environment(host, pid):
-    """The environment a process started with, as a dict."""
-    raw = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
-    return dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
+# Prints a process's environment (as hex: values may hold any character but NUL) and its
+# working directory, as JSON.
+READ_PROCESS = """
+import json, os, sys
+print(json.dumps({"environ": open(f"/proc/{sys.argv[1]}/environ", "rb").read().hex(),
+                  "cwd": os.readlink(f"/proc/{sys.argv[1]}/cwd")}))
+"""
+
+
+def process(host, pid, user):
+    """The environment (a dict) and working directory of a process of this user."""
+    # Root in the container may not read another user's /proc/PID (no CAP_SYS_PTRACE).
+    raw = json.loads(
+        host.check_output("runuser -u %s -- python3 -c %s %s", user, READ_PROCESS, str(pid))
+    )
+    entries = bytes.fromhex(raw["environ"]).split(b"\0")
+    environ = dict(entry.decode().split("=", 1) for entry in entries if entry)
+    return {"environ": environ, "cwd": raw["cwd"]}
 
 
 def run_playbook(host, playbook, *args):

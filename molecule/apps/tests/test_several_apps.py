@@ -4,7 +4,7 @@ vars/shop.yml, each with its socket, watcher and nginx site, changed without tou
 import json
 
 import yaml
-from apps_helpers import SCENARIO, environment, http_get, run_playbook, watcher_pids
+from apps_helpers import SCENARIO, http_get, process, run_playbook, watcher_pids
 
 
 def answering_pid(host, host_header):
@@ -44,6 +44,7 @@ def test_scaling_and_a_new_release_of_the_shop_leave_the_demo_alone(host, tmp_pa
     assert len(shop_after) == 2
     # Reloaded onto the new environment: only new workers, each with the new value.
     assert set(shop_after).isdisjoint(shop_before)
-    assert all(environment(host, pid).get("SHOP_MARK") == "second" for pid in shop_after)
+    for pid in shop_after:
+        assert process(host, pid, "shop")["environ"].get("SHOP_MARK") == "second"
     assert answering_pid(host, "shop.example") in shop_after
     assert watcher_pids(host, "demo") + watcher_pids(host, "demo-celery") == demo_before

@@ -4,7 +4,7 @@ workers, in their release, and moves with them."""
 import json
 
 import pytest
-from apps_helpers import environment, http_get, run_playbook, watcher_pids
+from apps_helpers import http_get, process, run_playbook, watcher_pids
 
 CELERY_LOG = "/var/log/circus/demo-celery.stderr.log"
 
@@ -24,7 +24,7 @@ def test_the_worker_runs_as_the_app_in_its_current_release(host):
     assert len(pids) == 1
     for pid in pids:
         assert host.check_output(f"ps -o user:32= -p {pid}").strip() == "demo"
-        assert host.check_output(f"readlink /proc/{pid}/cwd") == current_release(host) + "/app"
+        assert process(host, pid, "demo")["cwd"] == current_release(host) + "/app"
         assert "/venv/bin/celery -A mysite worker" in host.check_output(f"ps -o args= -p {pid}")
     # Its output goes to its own log file.
     assert "ready." in host.file(CELERY_LOG).content_string
@@ -58,8 +58,9 @@ def test_a_new_release_moves_and_scales_the_worker_and_leaves_the_shop_alone(hos
     # Every worker was started anew, with the new environment, in the current release.
     assert set(after).isdisjoint(demo_changed["demo-celery"])
     for pid in after:
-        assert environment(host, pid).get("DEMO_MARK") == "second"
-        assert host.check_output(f"readlink /proc/{pid}/cwd") == current_release(host) + "/app"
+        worker = process(host, pid, "demo")
+        assert worker["environ"].get("DEMO_MARK") == "second"
+        assert worker["cwd"] == current_release(host) + "/app"
     assert set(watcher_pids(host, "demo")).isdisjoint(demo_changed["demo"])
     assert watcher_pids(host, "shop") == demo_changed["shop"]
     answer = http_get(host, "/celery/add?a=20&b=22")
