@@ -203,6 +203,59 @@ CASES = [
         dict(GOOD_APP, django_app_git_key_file="/k -oProxyCommand=x"),
         "ssh's command line",
     ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP, django_app_watchers=[{"name": "celery", "command": "celery -A x; rm -rf /"}]
+        ),
+        "never a shell string",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_watchers=[{"name": "worker", "command": ["/bin/sh", "-c", "x"]}]),
+        "django_app_watchers entry worker: command must be a list",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP,
+            django_app_watchers=[
+                {"name": "celery", "command": ["celery", "$(circus.sockets.shop)", "a b"]}
+            ],
+        ),
+        'quotes or \'$\'; got ["$(circus.sockets.shop)", "a b"]',
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_watchers=[{"name": "Celery\n", "command": ["celery"]}]),
+        "name must be a lower-case identifier",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP,
+            django_app_watchers=[
+                {"name": "celery", "command": ["celery"]},
+                {"name": "celery", "command": ["manage.py", "rqworker"]},
+            ],
+        ),
+        "django_app_watchers names must differ",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP, django_app_watchers=[{"name": "beat", "command": ["celery"], "reload": "hup"}]
+        ),
+        "django_app_watchers",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP,
+            django_app_watchers=[{"name": "beat", "command": ["celery"], "numprocesses": -1}],
+        ),
+        "django_app_watchers",
+    ),
     ("nginx_proxy", {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["shop"])]}, "host:port"),
     ("nginx_proxy", {"nginx_proxy_sites": [{"name": "shop"}]}, "upstreams"),
     ("nginx_proxy", {"nginx_proxy_sites": [GOOD_SITE, GOOD_SITE]}, "must be unique"),
@@ -397,3 +450,30 @@ def test_a_refused_index_url_does_not_show_its_password(tmp_path, ansible_playbo
     output = result.stdout + result.stderr
     assert f"{role}_pip_index_url must be empty or an https:// URL" in output, output
     assert "s3cret-pw" not in output, output
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ({"second_port": 8000}, "django_app_socket_port 8000 of app shop is the port of app blog"),
+        ({"second_user": "blog"}, "django_app_user blog of app shop is the user of app blog"),
+        (
+            {"second_home": "/srv/blog"},
+            "django_app_home /srv/blog of app shop is the home of app blog",
+        ),
+        ({}, None),
+    ],
+)
+def test_two_apps_of_one_host_take_their_own_port_user_and_home(
+    tmp_path, ansible_playbook, second, message
+):
+    extra = tmp_path / "vars.json"
+    values = {"second_port": 8001, "second_user": "shop", "second_home": "/srv/shop"}
+    extra.write_text(json.dumps(dict(values, **second)))
+    result = ansible_playbook("roles/two_apps_preflight.yml", "--check", "-e", "@" + str(extra))
+    output = result.stdout + result.stderr
+    if message is None:
+        assert result.returncode == 0, output
+    else:
+        assert result.returncode != 0, output
+        assert message in output, output
