@@ -7,23 +7,25 @@ import base64
 import shutil
 
 import pytest
+import test_status_page
 from helpers import circusctl
-from test_status_page import SCREENSHOT, base_url, passwords  # noqa: F401 (fixtures)
+from selenium import webdriver
+from selenium.webdriver.support.ui import WebDriverWait
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
+# The address and the passwords, as the HTTP tests read them.
+base_url = test_status_page.base_url
+passwords = test_status_page.passwords
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WATCHER = "demo"
 
 
 @pytest.fixture
-def browser(passwords):  # noqa: F811
+def browser(passwords):
     assert shutil.which("chromium") and shutil.which(CHROMEDRIVER), "make molecule-host-packages"
     options = webdriver.ChromeOptions()
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
         options.add_argument(argument)
-    options.add_argument("--window-size=1100,1000")
+    options.add_argument("--window-size=1000,480")
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     driver = webdriver.Chrome(options=options, service=service)
     # Basic auth on every request the page makes, as a browser that was given the
@@ -63,7 +65,7 @@ def circus_pids(host):
     return sorted(host.check_output(circusctl(host) + " list " + WATCHER).split(","), key=int)
 
 
-def test_a_scale_up_appears_on_the_open_page_and_the_operator_scales_down(host, browser, base_url):  # noqa: F811
+def test_a_scale_up_appears_on_the_open_page_and_the_operator_scales_down(host, browser, base_url):
     assert host.check_output(circusctl(host) + " numprocesses " + WATCHER) == "2"
     browser.get(base_url)
     assert browser.title == "Circus status"
@@ -74,8 +76,8 @@ def test_a_scale_up_appears_on_the_open_page_and_the_operator_scales_down(host, 
     host.check_output(circusctl(host) + " incr --waiting " + WATCHER)
     assert wait_for_count(browser, 3) == circus_pids(host)
     assert browser.execute_script("return window.sameDocument === true;")
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOT))
+    test_status_page.SCREENSHOT.parent.mkdir(exist_ok=True)
+    browser.save_screenshot(str(test_status_page.SCREENSHOT))
 
     decr = f'section.watcher[data-watcher="{WATCHER}"] button[data-action="decr"]'
     browser.find_element("css selector", decr).click()

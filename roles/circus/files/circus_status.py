@@ -76,6 +76,8 @@ def snapshot(watchers):
                 "status": watcher.get("status"),
                 "numprocesses": watcher.get("numprocesses"),
                 "processes": processes_of(watcher.get("stats")),
+                # Circus's own watchers are left to Circus.
+                "controllable": name not in CIRCUS_WATCHERS,
             }
         )
     return {"apps": [{"name": app, "watchers": apps[app]} for app in sorted(apps)]}
@@ -107,6 +109,8 @@ def refusal(method, path, user, operators, token, expected_token, origin, host, 
         return (404, "unknown action")
     if parts[1] not in watchers:
         return (404, "unknown watcher")
+    if parts[1] in CIRCUS_WATCHERS:
+        return (403, "Circus's own watcher")
     return None
 
 
@@ -199,10 +203,11 @@ function watcherSection(watcher) {
   title.textContent = watcher.name + " ";
   const state = document.createElement("span");
   state.className = "state " + watcher.status;
-  state.textContent = watcher.status + ", " + watcher.processes.length + " processes";
+  const count = watcher.processes.length;
+  state.textContent = watcher.status + ", " + count + (count === 1 ? " process" : " processes");
   state.dataset.count = watcher.processes.length;
   title.appendChild(state);
-  if (operator) {
+  if (operator && watcher.controllable) {
     for (const [action, label] of [["incr", "+1"], ["decr", "\\u22121"], ["reload", "reload"]]) {
       const button = document.createElement("button");
       button.textContent = label;
@@ -250,7 +255,8 @@ async function refresh() {
     const data = await answer.json();
     if (!answer.ok) { throw new Error(data.error || answer.statusText); }
     render(data);
-    note.textContent = (operator ? "Operator " + operator : "Read-only") +
+    const role = operator ? "Operator " + operator + ": may scale and reload" : "Read-only";
+    note.textContent = role +
       ". Updated " + new Date().toLocaleTimeString() + ", every 2 seconds.";
   } catch (error) {
     note.textContent = "Cannot read the status: " + error.message;

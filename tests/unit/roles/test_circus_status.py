@@ -15,7 +15,7 @@ circus_status = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(circus_status)
 
 SECRET = b"s" * 32
-WATCHERS = {"demo": {}, "demo-worker": {}}
+WATCHERS = {"demo": {}, "demo-worker": {}, "circusd-stats": {}}
 # `stats demo` as circusd 0.19.0 answers it (two workers), trimmed to what the page reads.
 STATS = {
     "5102": {"cpu": 0.5, "mem": 1.25, "mem_info1": "30.96M", "age": 12.5, "cmdline": "python"},
@@ -55,6 +55,8 @@ def test_watchers_are_grouped_by_app_and_processes_sorted_by_pid():
         {"pid": 5102, "cpu": 0.5, "mem": 1.25, "mem_rss": "30.96M", "age": 12.5},
     ]
     assert demo[1]["processes"] == []
+    assert [w["controllable"] for w in demo] == [True, True]
+    assert data["apps"][0]["watchers"][0]["controllable"] is False
 
 
 @pytest.mark.parametrize("path", ["/", "/status.json"])
@@ -79,6 +81,7 @@ def test_an_operator_with_the_pages_token_scales_and_reloads():
         ({"origin": "http://elsewhere.example"}, (403, "cross-origin request")),
         ({"path": "/watchers/demo/rm"}, (404, "unknown action")),
         ({"path": "/watchers/nosuch/incr"}, (404, "unknown watcher")),
+        ({"path": "/watchers/circusd-stats/decr"}, (403, "Circus's own watcher")),
         ({"path": "/watchers/demo"}, (404, "not found")),
         ({"method": "PUT"}, (405, "only GET, and POST /watchers/NAME/ACTION")),
         ({"method": "GET", "path": "/watchers/demo/incr"}, (404, "not found")),
