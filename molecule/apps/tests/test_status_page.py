@@ -120,11 +120,10 @@ def test_an_operators_post_needs_the_pages_token(host, base_url, passwords):
     assert host.check_output(circusctl(host) + " numprocesses demo") == before
 
 
-def test_the_loopback_listen_is_the_roles_default(host):
-    """This scenario opens the page wider; the role's default keeps it on the loopback."""
-    project = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-    defaults = project / "roles" / "nginx_proxy" / "defaults" / "main.yml"
-    assert "\nnginx_proxy_status_listen: 127.0.0.1:8081\n" in defaults.read_text()
+def test_the_site_nginx_runs_listens_wider_with_basic_auth(host):
+    """This scenario opens the page on every address, so basic auth guards it; the role's
+    loopback default is tested in tests/integration/test_nginx_proxy_status.py."""
     site = host.file("/etc/nginx/sites-enabled/webstack-status.conf").content_string
     assert "listen 0.0.0.0:8081;" in site
     assert "auth_basic_user_file /etc/nginx/webstack-status.htpasswd;" in site
+    assert "proxy_set_header X-Remote-User $remote_user;" in site
