@@ -25,7 +25,7 @@ def browser(passwords):
     options = webdriver.ChromeOptions()
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
         options.add_argument(argument)
-    options.add_argument("--window-size=1000,480")
+    options.add_argument("--window-size=1000,640")
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     driver = webdriver.Chrome(options=options, service=service)
     # Basic auth on every request the page makes, as a browser that was given the
