@@ -92,6 +92,14 @@ CASES = [
         dict(GOOD_APP, django_app_health_observer_failures=0),
         "django_app_health_observer_failures must be from 1 to 100",
     ),
+    # The status page (circus_status).
+    ("circus", {"circus_status": True}, "circus_status needs a circus_admin_group other than root"),
+    (
+        "circus",
+        {"circus_status_operators": ["ops\n--operator x"]},
+        "circus_status_operators must be basic-auth user names",
+    ),
+    ("circus", {"circus_status_group": "www data"}, "circus_status_group must be a group name"),
     (
         "django_app",
         {k: v for k, v in GOOD_APP.items() if k != "django_app_name"},
@@ -405,6 +413,38 @@ CASES = [
             "nginx_proxy_tls_certificate_key": "not a key",
         },
         "nginx_proxy_tls needs nginx_proxy_tls_certificate_key",
+    ),
+    # The status page (nginx_proxy_status).
+    (
+        "nginx_proxy",
+        {"nginx_proxy_status": True, "nginx_proxy_status_listen": "0.0.0.0:8081"},
+        "is not a loopback address: set nginx_proxy_status_users",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_status_listen": "127.0.0.1:8081; root /"},
+        "nginx_proxy_status_listen must be ADDRESS:PORT",
+    ),
+    ("nginx_proxy", {"nginx_proxy_status_listen": "127.0.0.1:0"}, "a port from 1 to 65535"),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_status_users": [{"name": "ops admin", "password": "long-enough"}]},
+        "nginx_proxy_status_users: each name must be",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_status_users": [{"name": "ops", "password": "short"}]},
+        "each password must be at least 8 characters",
+    ),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_status_users": [
+                {"name": "ops", "password": "long-enough"},
+                {"name": "ops", "password": "long-enough-too"},
+            ]
+        },
+        "nginx_proxy_status_users names must be unique",
     ),
 ]
 
