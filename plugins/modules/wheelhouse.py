@@ -20,6 +20,10 @@ description:
     C(pip download --only-binary=:all:) resolves the requirements again for the host's
     Python version, CPU and C library (O(python_version), O(machine), O(glibc)), taking the
     pure-Python wheels just built and the index's binary wheels for the host.
+  - pip evaluates environment markers for the controller's Python even then. The module
+    reads every wheel's dependencies, evaluates their markers for the host (its full
+    Python version, such as C(python_full_version < "3.11.3") on a 3.11.2 host), and
+    downloads what is missing, until nothing is.
   - A package that is neither pure Python nor published as a wheel for the host's Python
     and platform fails the task, with pip's message naming it.
   - The archive is named after a hash of the requirements, the content of the requirement
@@ -28,6 +32,8 @@ description:
     resolved once; remove the archive to resolve them again.
 author:
   - webstack.circus maintainers (@webstack)
+requirements:
+  - packaging (on the controller; ansible-core depends on it)
 options:
   dest:
     description: The directory where wheelhouse archives are kept, created if needed.
@@ -47,7 +53,9 @@ options:
     elements: path
     default: []
   python_version:
-    description: The host's Python version, major and minor (V(3.13)).
+    description:
+      - The host's Python version, V(3.13) or, better, with its micro version (V(3.13.5)):
+        requirements' environment markers may compare it (C(python_full_version < "3.11.3")).
     type: str
     required: true
   machine:
@@ -123,6 +131,7 @@ platforms:
   sample: [manylinux_2_36_x86_64, manylinux_2_35_x86_64]
 """
 
+import email.parser
 import fcntl
 import hashlib
 import json
@@ -133,11 +142,23 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import traceback
+import zipfile
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+except ImportError:
+    PACKAGING_ERROR = traceback.format_exc()
+else:
+    PACKAGING_ERROR = None
 
 # Bump when what goes into an archive changes, so that older archives are not reused.
-LAYOUT = 1
+LAYOUT = 2
+# How many times the wheels' dependencies are completed for the host (see complete()).
+COMPLETION_ROUNDS = 10
 # The oldest manylinux glibc (manylinux1), and the legacy names of the PEP 600 tags.
 OLDEST_GLIBC_MINOR = 5
 LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
@@ -157,6 +178,13 @@ def parse_version(text, name, parts):
     return tuple(int(part) for part in text.split(".")[:parts])
 
 
+def python_parts(text):
+    """The host's Python version as given, major and minor at least (3.11 or 3.11.2): its
+    micro version decides markers such as python_full_version < "3.11.3"."""
+    parse_version(text, "python_version", 2)
+    return tuple(int(part) for part in text.split(".")[:3])
+
+
 def manylinux_platforms(glibc, machine):
     """The platform tags a glibc host runs, most specific first (PEP 600 and legacy)."""
     major, minor = parse_version(glibc, "glibc", 2)
@@ -174,10 +202,11 @@ def manylinux_platforms(glibc, machine):
 
 def download_argv(python, house, found, python_version, platforms, requirements, files):
     """pip download for the host's interpreter: only wheels, from the index or `found`."""
-    major, minor = parse_version(python_version, "python_version", 2)
+    version = python_parts(python_version)
+    major, minor = version[:2]
     argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--quiet"]
     argv += ["--dest", house, "--find-links", found, "--only-binary=:all:"]
-    argv += ["--python-version", f"{major}.{minor}", "--implementation", "cp"]
+    argv += ["--python-version", ".".join(map(str, version)), "--implementation", "cp"]
     argv += ["--abi", f"cp{major}{minor}", "--abi", "abi3", "--abi", "none"]
     for tag in platforms:
         argv += ["--platform", tag]
@@ -186,9 +215,10 @@ def download_argv(python, house, found, python_version, platforms, requirements,
     return argv + list(requirements)
 
 
-def wheel_argv(python, found, requirements, files):
+def wheel_argv(python, found, requirements, files, no_deps=False):
     """pip wheel with the controller's Python: builds the source-only packages."""
     argv = [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--quiet"]
+    argv += ["--no-deps"] if no_deps else []
     argv += ["--wheel-dir", found]
     for path in files:
         argv += ["--requirement", path]
@@ -212,11 +242,131 @@ def wheelhouse_key(requirements, files, python_version, machine, glibc):
             for item in requirements
         ],
         "files": [file_digest(path) for path in files],
-        "python": list(parse_version(python_version, "python_version", 2)),
+        "python": list(python_parts(python_version)),
         "machine": machine,
         "glibc": list(parse_version(glibc, "glibc", 2)),
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def host_environment(python_version, machine):
+    """The values of environment markers on a Linux host's CPython."""
+    version = python_parts(python_version)
+    full = ".".join(map(str, version))
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "os_name": "posix",
+        "platform_machine": machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": full,
+        "python_version": f"{version[0]}.{version[1]}",
+        "sys_platform": "linux",
+    }
+
+
+def requirement_lines(requirements, files):
+    """The requirements given, and those of the files (and the files they include with
+    -r), as packaging Requirements; options, paths and URLs are left out."""
+    lines = list(requirements)
+    pending, read = list(files), set()
+    while pending:
+        path = os.path.abspath(pending.pop())
+        if path in read:
+            continue
+        read.add(path)
+        with open(path) as source:
+            for line in source:
+                line = line.split(" #", 1)[0].strip()
+                match = re.match(r"^(-r|--requirement)[ =]?\s*(\S+)", line)
+                if match:
+                    pending.append(os.path.join(os.path.dirname(path), match.group(2)))
+                elif line and not line.startswith(("-", "#")):
+                    lines.append(line)
+    found = []
+    for line in lines:
+        if line.endswith(".whl") and os.path.isfile(line):
+            line = parse_wheel_filename(os.path.basename(line))[0]
+        try:
+            found.append(Requirement(line))
+        except InvalidRequirement:
+            continue
+    return found
+
+
+def wheel_requirements(path):
+    """The Requires-Dist of a wheel file."""
+    with zipfile.ZipFile(path) as wheel:
+        name = next(
+            entry
+            for entry in wheel.namelist()
+            if entry.count("/") == 1 and entry.endswith(".dist-info/METADATA")
+        )
+        metadata = email.parser.Parser().parsestr(wheel.read(name).decode("utf-8"))
+    return [Requirement(line) for line in metadata.get_all("Requires-Dist") or []]
+
+
+def missing_requirements(house, wanted, environment):
+    """What the host needs that no wheel in house satisfies: the requirements wanted and
+    those of the wheels, with their markers evaluated for the host (pip evaluates them for
+    the controller's Python, even with --python-version: a python_full_version < "3.11.3"
+    dependency of a 3.11.2 host is not downloaded by a 3.11.7 controller)."""
+    present = {}
+    for name in os.listdir(house):
+        if name.endswith(".whl"):
+            dist, version, _build, _tags = parse_wheel_filename(name)
+            present[canonicalize_name(dist)] = (version, os.path.join(house, name))
+    extras, missing, pending, done = {}, {}, list(wanted), set()
+    while pending:
+        requirement = pending.pop()
+        key = canonicalize_name(requirement.name)
+        asked = extras.setdefault(key, set())
+        if requirement.extras - asked:
+            asked |= requirement.extras
+            done.discard(key)
+        if key not in present or not requirement.specifier.contains(
+            present[key][0], prereleases=True
+        ):
+            missing.setdefault(key, requirement)
+            continue
+        path = present[key][1]
+        if key in done:
+            continue
+        done.add(key)
+        for needed in wheel_requirements(path):
+            marker = needed.marker
+            if marker is None or any(
+                marker.evaluate(dict(environment, extra=extra)) for extra in asked | {""}
+            ):
+                pending.append(needed)
+    return sorted(
+        requirement.name
+        + (f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else "")
+        + str(requirement.specifier)
+        for requirement in missing.values()
+    )
+
+
+def complete(python, house, found, params, platforms, what):
+    """Download, one round after another, what the wheels need on the host but pip left
+    out; the controller builds wheels of those published only as source first."""
+    python_version, requirements = params["python_version"], params["requirements"]
+    environment = host_environment(python_version, params["machine"])
+    wanted = [
+        requirement
+        for requirement in requirement_lines(requirements, params["requirement_files"])
+        if requirement.marker is None or requirement.marker.evaluate(dict(environment, extra=""))
+    ]
+    for _round in range(COMPLETION_ROUNDS):
+        missing = missing_requirements(house, wanted, environment)
+        if not missing:
+            return
+        run_pip(wheel_argv(python, found, missing, [], no_deps=True), "pip wheel on the controller")
+        run_pip(download_argv(python, house, found, python_version, platforms, missing, []), what)
+    raise WheelhouseError(f"the wheels' dependencies for the host are still missing: {missing}")
 
 
 def run_pip(argv, what):
@@ -257,13 +407,13 @@ def build(python, dest, archive, platforms, params):
         found, house = os.path.join(work, "built"), os.path.join(work, "house")
         requirements, files = params["requirements"], params["requirement_files"]
         run_pip(wheel_argv(python, found, requirements, files), "pip wheel on the controller")
-        run_pip(
-            download_argv(
-                python, house, found, params["python_version"], platforms, requirements, files
-            ),
+        what = (
             f"pip download of wheels for Python {params['python_version']} on {platforms[0]}"
-            " (a package that is not pure Python has no wheel for the host's Python and platform)",
+            " (a package that is not pure Python has no wheel for the host's Python and platform)"
         )
+        version = params["python_version"]
+        run_pip(download_argv(python, house, found, version, platforms, requirements, files), what)
+        complete(python, house, found, params, platforms, what)
         return write_archive(house, archive)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -282,6 +432,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    if PACKAGING_ERROR:
+        module.fail_json(msg=missing_required_lib("packaging"), exception=PACKAGING_ERROR)
     params = module.params
     python = params["python"] or sys.executable
     if not params["requirements"] and not params["requirement_files"]:

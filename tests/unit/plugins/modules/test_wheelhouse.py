@@ -1,5 +1,7 @@
 """The wheels chosen for the host's Python, not the controller's, and the name of the archive."""
 
+import zipfile
+
 import pytest
 
 from ansible_collections.webstack.circus.plugins.modules import wheelhouse
@@ -105,3 +107,45 @@ def test_a_local_wheel_is_named_by_its_content(tmp_path):
 def test_a_python_version_must_give_major_and_minor():
     with pytest.raises(wheelhouse.WheelhouseError, match="python_version must be a version"):
         key(python="3")
+
+
+def fake_wheel(house, name, version, requires=()):
+    """A wheel file with only its metadata: its name, version and Requires-Dist."""
+    path = house / f"{name}-{version}-py3-none-any.whl"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {line}\n" for line in requires)
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(f"{name}-{version}.dist-info/METADATA", metadata)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("python", "missing"), [("3.11.2", ["async-timeout>=4.0.3"]), ("3.11.7", [])]
+)
+def test_the_host_s_micro_version_decides_the_markers_pip_evaluates_for_the_controller(
+    tmp_path, python, missing
+):
+    fake_wheel(tmp_path, "redis", "5.2.1", ['async-timeout>=4.0.3; python_full_version < "3.11.3"'])
+    environment = wheelhouse.host_environment(python, "x86_64")
+    wanted = wheelhouse.requirement_lines(["redis==5.2.1"], [])
+    assert wheelhouse.missing_requirements(str(tmp_path), wanted, environment) == missing
+
+
+def test_the_extras_asked_for_bring_their_dependencies_and_others_do_not(tmp_path):
+    fake_wheel(tmp_path, "celery", "5.5.3", ['kombu[redis]; extra == "redis"', "vine>=5"])
+    fake_wheel(tmp_path, "vine", "5.1.0")
+    environment = wheelhouse.host_environment("3.13.5", "x86_64")
+    plain = wheelhouse.requirement_lines(["celery==5.5.3"], [])
+    assert wheelhouse.missing_requirements(str(tmp_path), plain, environment) == []
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("-r base.txt\n")
+    (tmp_path / "base.txt").write_text("celery[redis]==5.5.3  # the broker\n--no-binary :none:\n")
+    extra = wheelhouse.requirement_lines([], [str(requirements)])
+    assert wheelhouse.missing_requirements(str(tmp_path), extra, environment) == ["kombu[redis]"]
+
+
+def test_a_wheel_of_another_version_than_required_is_missing(tmp_path):
+    fake_wheel(tmp_path, "vine", "1.0")
+    environment = wheelhouse.host_environment("3.11", "x86_64")
+    wanted = wheelhouse.requirement_lines(["vine>=5"], [])
+    assert wheelhouse.missing_requirements(str(tmp_path), wanted, environment) == ["vine>=5"]
