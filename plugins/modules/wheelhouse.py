@@ -54,8 +54,8 @@ options:
     default: []
   python_version:
     description:
-      - The host's Python version, V(3.13) or, better, with its micro version (V(3.13.5)):
-        requirements' environment markers may compare it (C(python_full_version < "3.11.3")).
+      - The host's Python version, V(3.13), or better with its micro version (V(3.13.5)),
+        which requirements' environment markers may compare (C(python_full_version < "3.11.3")).
     type: str
     required: true
   machine:
