@@ -67,7 +67,11 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
 
-test: lint sanity unit integration docs galaxy molecule
+# The integration tests (host daemons) and the Molecule scenarios (containers) share
+# nothing and mostly wait: they run at the same time, after the packages both need are
+# installed (two apt-get at once would fight over dpkg's lock).
+test: lint sanity unit docs galaxy host-packages molecule-host-packages
+	$(MAKE) --no-print-directory -j2 integration molecule
 
 lint: venv
 	ruff check .
