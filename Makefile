@@ -20,8 +20,12 @@ export PYTHONPATH := $(COLLECTIONS)
 # nginx and openssl for the integration tests that serve the nginx_proxy role's sites
 # (each test runs its own nginx in the foreground on a temporary configuration).
 HOST_PACKAGES := shellcheck nginx openssl
+# Headless Chromium and its driver for molecule/apps's status-page test: the browser runs
+# on this host and loads the page from the container (selenium, in requirements-dev.txt,
+# drives Debian's chromedriver; no browser is downloaded).
+MOLECULE_HOST_PACKAGES := chromium chromium-driver
 
-.PHONY: help venv host-packages test lint sanity unit integration docs galaxy molecule demo demo-clean clean
+.PHONY: help venv host-packages molecule-host-packages test lint sanity unit integration docs galaxy molecule demo demo-clean clean
 
 help:
 	@echo "make test         everything CI runs: lint, sanity, unit, integration, docs, galaxy, molecule"
@@ -47,15 +51,27 @@ $(VENV_GALAXY)/bin/.installed: requirements-galaxy.txt
 	$(VENV_GALAXY)/bin/pip install --quiet -r requirements-galaxy.txt
 	touch $@
 
+# Installs those of $(1) that are missing.
+define install-host-packages
+@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
+endef
+
 host-packages:
-	@missing=$$(for p in $(HOST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
+	$(call install-host-packages,$(HOST_PACKAGES))
+
+molecule-host-packages:
+	$(call install-host-packages,$(MOLECULE_HOST_PACKAGES))
 
 $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
 
-test: lint sanity unit integration docs galaxy molecule
+# The integration tests (host daemons) and the Molecule scenarios (containers) share
+# nothing and mostly wait: they run at the same time, after the packages both need are
+# installed (two apt-get at once would fight over dpkg's lock).
+test: lint sanity unit docs galaxy host-packages molecule-host-packages
+	$(MAKE) --no-print-directory -j2 integration molecule
 
 lint: venv
 	ruff check .
@@ -81,7 +97,7 @@ docs: venv
 galaxy: $(VENV_GALAXY)/bin/.installed
 	VENV_GALAXY=$(VENV_GALAXY) scripts/galaxy-import.sh
 
-molecule: venv
+molecule: venv molecule-host-packages
 	scripts/docker-engine.sh
 	scripts/base-images.sh bookworm trixie
 	scripts/molecule-all.sh

@@ -40,7 +40,10 @@ check module webstack.circus.nginx_upstream "OPTIONS" "ATTRIBUTES" "EXAMPLES" "R
     "servers" "drained" "validate" "reload_command" "upstreams" "kept"
 check module webstack.circus.run_record "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
     "fingerprint" "units" "converged" "differing_files"
-check role webstack.circus.circus "circus_version" "circus_endpoint" "circus_include_dir"
+check module webstack.circus.wheelhouse "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
+    "python_version" "glibc" "requirement_files" "platforms"
+check role webstack.circus.circus "circus_version" "circus_endpoint" "circus_include_dir" \
+    "circus_wheelhouse" "circus_pip_index_url"
 check role webstack.circus.django_app "django_app_name" "django_app_source" \
     "django_app_numprocesses" "django_app_secret_env" "django_app_migrate"
 check role webstack.circus.nginx_proxy "nginx_proxy_sites" "upstreams" "static_root" \

@@ -66,6 +66,15 @@ class PingTests(SimpleTestCase):
         self.assertEqual(answer.content, b"pong\n")
 
 
+class CeleryTests(SimpleTestCase):
+    databases = set()
+
+    def test_celery_add_without_a_broker_is_unavailable(self):
+        answer = self.client.get("/celery/add?a=2&b=3")
+        self.assertEqual(answer.status_code, 503)
+        self.assertEqual(answer.content, b"no Celery broker configured\n")
+
+
 class VersionTests(SimpleTestCase):
     def test_version_names_the_release_directory_and_the_worker(self):
         answer = self.client.get("/version")

@@ -45,3 +45,19 @@ def version(request):
     """The release this worker runs and its pid. The django_app role deploys the code
     into releases/ID/app, so the release id is the name of the code's parent directory."""
     return JsonResponse({"release": settings.BASE_DIR.parent.name, "pid": os.getpid()})
+
+
+def celery_add(request):
+    """Has the Celery worker add the integers a and b and answers the sum, within 10 s.
+    503 when no broker is configured (Celery is then not installed)."""
+    if not settings.CELERY_BROKER_URL:
+        return HttpResponse("no Celery broker configured\n", status=503, content_type="text/plain")
+    try:
+        first, second = int(request.GET["a"]), int(request.GET["b"])
+    except (KeyError, ValueError):
+        return HttpResponse("a and b must be integers\n", status=400, content_type="text/plain")
+    # Imported here: Celery is installed only where a broker is configured.
+    from greetings.tasks import add
+
+    result = add.delay(first, second)
+    return JsonResponse({"result": result.get(timeout=10), "task": result.id})

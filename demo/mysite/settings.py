@@ -99,6 +99,11 @@ STORAGES = {
     },
 }
 
+# Celery (mysite/celery.py), on when CELERY_BROKER_URL is set: redis://HOST:PORT/DB.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Everything to stderr, which Circus writes to the watcher's log. Chaussette has its own

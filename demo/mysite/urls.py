@@ -9,5 +9,6 @@ urlpatterns = [
     path("ping", views.ping, name="ping"),
     path("work", views.work, name="work"),
     path("version", views.version, name="version"),
+    path("celery/add", views.celery_add, name="celery_add"),
     path("admin/", admin.site.urls),
 ]

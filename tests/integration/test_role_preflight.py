@@ -61,8 +61,45 @@ CASES = [
     ("circus", {"circus_log_dir": "/var/log/../../etc"}, "circus_log_dir must be an absolute path"),
     ("circus", {"circus_extra_packages": ["--index-url=http://x"]}, "must be pip requirements"),
     ("circus", {"circus_check_delay": 0}, "circus_check_delay must be 1 to 3600"),
+    (
+        "circus",
+        {"circus_pip_index_url": "https://u:s3cret@index.example/simple\n[global]\ncert = /x"},
+        "circus_pip_index_url must be empty or an https:// URL",
+    ),
+    ("circus", {"circus_pip_index_url": "http://index.example/simple/"}, "an https:// URL"),
+    ("circus", {"circus_pip_cert": "ca.pem"}, "circus_pip_cert must be empty, the absolute path"),
+    (
+        "circus",
+        {"circus_pip_cert": CERTIFICATE + "[global]\nindex-url = https://evil.example/\n"},
+        "circus_pip_cert must be empty, the absolute path",
+    ),
+    ("circus", {"circus_wheelhouse": "maybe"}, "circus_wheelhouse"),
     ("circus", {"circus_loglevel": "chatty"}, "circus_loglevel"),
     ("circus", {"circus_check_delay": "soon"}, "circus_check_delay"),
+    # Issue 12: logs, flapping, statsd, the health observer.
+    ("circus", {"circus_logrotate_maxsize": "1M\n}\n/etc/*"}, "circus_logrotate_maxsize must be"),
+    ("circus", {"circus_flapping_attempts": 1}, "circus_flapping_attempts must be a whole number"),
+    ("circus", {"circus_statsd_host": "x\n[watcher:y]"}, "circus_statsd_host must be empty, or an"),
+    ("circus", {"circus_statsd_application": "a.b"}, "circus_statsd_application must be"),
+    ("circus", {"circus_statsd_port": 0}, "circus_statsd_port must be a whole number from 1"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_health_observer=True),
+        "django_app_health_observer needs django_app_health_path",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_health_observer_failures=0),
+        "django_app_health_observer_failures must be from 1 to 100",
+    ),
+    # The status page (circus_status).
+    ("circus", {"circus_status": True}, "circus_status needs a circus_admin_group other than root"),
+    (
+        "circus",
+        {"circus_status_operators": ["ops\n--operator x"]},
+        "circus_status_operators must be basic-auth user names",
+    ),
+    ("circus", {"circus_status_group": "www data"}, "circus_status_group must be a group name"),
     (
         "django_app",
         {k: v for k, v in GOOD_APP.items() if k != "django_app_name"},
@@ -144,6 +181,23 @@ CASES = [
     ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "a\x00b"}), "cannot hold a NUL"),
     (
         "django_app",
+        dict(GOOD_APP, django_app_pip_index_url="https://index.example/simple/ --trusted-host x"),
+        "django_app_pip_index_url must be empty or an https:// URL",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_pip_cert="/etc/ssl/ca.pem\ncert = /x"),
+        "django_app_pip_cert must be empty, the absolute path",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP, django_app_wheelhouse=True, django_app_source="https://git.example/shop.git"
+        ),
+        "django_app_wheelhouse needs the app's requirements on the controller",
+    ),
+    (
+        "django_app",
         dict(GOOD_APP, django_app_keep_releases=1),
         "keep_releases must be from 2 to 100",
     ),
@@ -156,6 +210,59 @@ CASES = [
         "django_app",
         dict(GOOD_APP, django_app_git_key_file="/k -oProxyCommand=x"),
         "ssh's command line",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP, django_app_watchers=[{"name": "celery", "command": "celery -A x; rm -rf /"}]
+        ),
+        "never a shell string",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_watchers=[{"name": "worker", "command": ["/bin/sh", "-c", "x"]}]),
+        "django_app_watchers entry worker: command must be a list",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP,
+            django_app_watchers=[
+                {"name": "celery", "command": ["celery", "$(circus.sockets.shop)", "a b"]}
+            ],
+        ),
+        'quotes or \'$\'; got ["$(circus.sockets.shop)", "a b"]',
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_watchers=[{"name": "Celery\n", "command": ["celery"]}]),
+        "name must be a lower-case identifier",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP,
+            django_app_watchers=[
+                {"name": "celery", "command": ["celery"]},
+                {"name": "celery", "command": ["manage.py", "rqworker"]},
+            ],
+        ),
+        "django_app_watchers names must differ",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP, django_app_watchers=[{"name": "beat", "command": ["celery"], "reload": "hup"}]
+        ),
+        "django_app_watchers",
+    ),
+    (
+        "django_app",
+        dict(
+            GOOD_APP,
+            django_app_watchers=[{"name": "beat", "command": ["celery"], "numprocesses": -1}],
+        ),
+        "django_app_watchers",
     ),
     ("nginx_proxy", {"nginx_proxy_sites": [dict(GOOD_SITE, upstreams=["shop"])]}, "host:port"),
     ("nginx_proxy", {"nginx_proxy_sites": [{"name": "shop"}]}, "upstreams"),
@@ -307,6 +414,38 @@ CASES = [
         },
         "nginx_proxy_tls needs nginx_proxy_tls_certificate_key",
     ),
+    # The status page (nginx_proxy_status).
+    (
+        "nginx_proxy",
+        {"nginx_proxy_status": True, "nginx_proxy_status_listen": "0.0.0.0:8081"},
+        "is not a loopback address: set nginx_proxy_status_users",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_status_listen": "127.0.0.1:8081; root /"},
+        "nginx_proxy_status_listen must be ADDRESS:PORT",
+    ),
+    ("nginx_proxy", {"nginx_proxy_status_listen": "127.0.0.1:0"}, "a port from 1 to 65535"),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_status_users": [{"name": "ops admin", "password": "long-enough"}]},
+        "nginx_proxy_status_users: each name must be",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_status_users": [{"name": "ops", "password": "short"}]},
+        "each password must be at least 8 characters",
+    ),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_status_users": [
+                {"name": "ops", "password": "long-enough"},
+                {"name": "ops", "password": "long-enough-too"},
+            ]
+        },
+        "nginx_proxy_status_users names must be unique",
+    ),
 ]
 
 
@@ -339,3 +478,42 @@ def validates(role, task_name):
         or task_name.startswith("Validating arguments against arg spec")
         or task_name in include + [task["name"] for task in preflight]
     )
+
+
+@pytest.mark.parametrize("role", ["circus", "django_app"])
+def test_a_refused_index_url_does_not_show_its_password(tmp_path, ansible_playbook, role):
+    variables = dict(GOOD_APP) if role == "django_app" else {}
+    variables[f"{role}_pip_index_url"] = "https://deploy:s3cret-pw@index.example/simple/\n"
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(dict(variables, role_under_test=role)))
+    result = ansible_playbook("roles/preflight.yml", "--check", "-v", "-e", "@" + str(extra))
+    output = result.stdout + result.stderr
+    assert f"{role}_pip_index_url must be empty or an https:// URL" in output, output
+    assert "s3cret-pw" not in output, output
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ({"second_port": 8000}, "django_app_socket_port 8000 of app shop is the port of app blog"),
+        ({"second_user": "blog"}, "django_app_user blog of app shop is the user of app blog"),
+        (
+            {"second_home": "/srv/blog"},
+            "django_app_home /srv/blog of app shop is the home of app blog",
+        ),
+        ({}, None),
+    ],
+)
+def test_two_apps_of_one_host_take_their_own_port_user_and_home(
+    tmp_path, ansible_playbook, second, message
+):
+    extra = tmp_path / "vars.json"
+    values = {"second_port": 8001, "second_user": "shop", "second_home": "/srv/shop"}
+    extra.write_text(json.dumps(dict(values, **second)))
+    result = ansible_playbook("roles/two_apps_preflight.yml", "--check", "-e", "@" + str(extra))
+    output = result.stdout + result.stderr
+    if message is None:
+        assert result.returncode == 0, output
+    else:
+        assert result.returncode != 0, output
+        assert message in output, output

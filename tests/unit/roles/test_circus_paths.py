@@ -50,3 +50,19 @@ def test_endpoints_and_include_dir_follow_the_directories():
 def test_django_app_sees_the_circus_roles_paths(play_variables):
     circus = circus_variables(play_variables)
     assert django_app_view(play_variables) == {name: view(circus) for name, view in VIEWS.items()}
+
+
+def test_values_plain_jinja_cannot_render_do_not_stop_the_paths():
+    """molecule/apps sets circus_pip_index_url from another inventory variable and
+    circus_pip_cert from a lookup: the paths are still derived."""
+    variables = circus_variables(
+        {
+            "circus_run_dir": "/run/circus-alt",
+            "circus_pip_index_url": "https://{{ index_credentials }}@localhost/simple/",
+            "index_credentials": "deploy:secret",
+            "circus_pip_cert": "{{ lookup('ansible.builtin.file', '/ca.pem') }}",
+        }
+    )
+    assert variables["circus_endpoint"] == "ipc:///run/circus-alt/circusd.sock"
+    assert variables["circus_pip_index_url"] == "https://deploy:secret@localhost/simple/"
+    assert variables["circus_pip_cert"] == "{{ lookup('ansible.builtin.file', '/ca.pem') }}"

@@ -1,0 +1,51 @@
+"""Logs survive logrotate (the circus role's file, Debian's for nginx), and the flapping
+plugin runs with the app's watcher."""
+
+import uuid
+
+from helpers import circusctl, http_get
+
+
+def request_with_marker(host):
+    """A request to the app through nginx whose query string no log line has yet."""
+    marker = uuid.uuid4().hex
+    assert http_get(host, f"/healthz?rotated={marker}")["status"] == 200
+    return marker
+
+
+def test_app_logs_follow_logrotate(host):
+    rotated = host.run("logrotate --force /etc/logrotate.d/circus")
+    assert rotated.rc == 0, rotated.stderr
+    assert host.file("/var/log/circus/demo.stderr.log.1").exists
+    marker = request_with_marker(host)
+    # Chaussette logs each request on stderr: the watcher's stream reopened the new file.
+    assert marker in host.file("/var/log/circus/demo.stderr.log").content_string
+    assert marker not in host.file("/var/log/circus/demo.stderr.log.1").content_string
+
+
+def test_circusd_log_follows_logrotate(host):
+    rotated = host.run("logrotate --force /etc/logrotate.d/circus")
+    assert rotated.rc == 0, rotated.stderr
+    # A command circusd logs, harmless to the app: the flapping plugin is restarted.
+    restart = host.run(f"{circusctl(host)} restart plugin:flapping")
+    assert restart.rc == 0, restart.stdout + restart.stderr
+    assert "plugin:flapping" in host.file("/var/log/circus/circusd.log").content_string
+    assert (
+        "plugin:flapping restarted" not in host.file("/var/log/circus/circusd.log.1").content_string
+    )
+
+
+def test_nginx_access_log_follows_logrotate(host):
+    rotated = host.run("logrotate --force /etc/logrotate.d/nginx")
+    assert rotated.rc == 0, rotated.stderr
+    marker = request_with_marker(host)
+    assert marker in host.file("/var/log/nginx/access.log").content_string
+    assert marker not in host.file("/var/log/nginx/access.log.1").content_string
+
+
+def test_flapping_plugin_watches_the_app(host):
+    ini = host.file("/etc/circus/circus.ini").content_string
+    assert "[plugin:flapping]\nuse = webstack_circus_plugins.Flapping\n" in ini
+    assert "flapping.active" not in host.file("/etc/circus/conf.d/demo.ini").content_string
+    status = host.run(f"{circusctl(host)} status plugin:flapping")
+    assert status.stdout.strip() == "active", status.stdout + status.stderr

@@ -1,0 +1,250 @@
+"""The circus role's plugins and streams (roles/circus/files/webstack_circus_plugins.py),
+and Circus's statsd plugin, in a real circusd. circusd imports the module from its
+working directory, as the role's virtualenv does from its site-packages: the plugins'
+processes run `python -c` in circusd's working directory."""
+
+import contextlib
+import json
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BIN, answers, free_port
+
+PLUGINS = pathlib.Path(__file__).parents[2] / "roles" / "circus" / "files"
+HEADER = """\
+[circus]
+endpoint = {endpoint}
+pubsub_endpoint = ipc://{tmp}/pubsub.sock
+multicast_endpoint =
+statsd = False
+check_delay = 1
+"""
+
+
+@pytest.fixture
+def start_circusd(tmp_path):
+    """Starts circusd on an ini (formatted with endpoint and tmp) in a directory holding
+    the plugins' module; returns a function that runs circusctl --json."""
+    workdir = tmp_path / "circusd"
+    workdir.mkdir()
+    shutil.copy(PLUGINS / "webstack_circus_plugins.py", workdir)
+    endpoint = f"ipc://{tmp_path}/circusd.sock"
+    circusctl = str(BIN / "circusctl")
+    daemons = []
+
+    def start(ini_text):
+        ini = tmp_path / "circus.ini"
+        ini.write_text(ini_text.format(endpoint=endpoint, tmp=tmp_path))
+        with open(tmp_path / "circusd.out", "w") as out:
+            daemon = subprocess.Popen(
+                [str(BIN / "circusd"), str(ini)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env={"PATH": str(BIN) + ":/usr/bin:/bin", "PYTHONPATH": str(workdir)},
+            )
+        daemons.append(daemon)
+        deadline = time.monotonic() + 30
+        while not answers(circusctl, endpoint):
+            assert daemon.poll() is None, (tmp_path / "circusd.out").read_text()
+            assert time.monotonic() < deadline, "circusd did not answer within 30 s"
+            time.sleep(0.2)
+
+        def ctl(*args):
+            result = subprocess.run(
+                [circusctl, "--endpoint", endpoint, "--json", *args],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return json.loads(result.stdout)
+
+        return ctl
+
+    yield start
+    for daemon in daemons:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.5)
+
+
+FLAPPING = (
+    HEADER
+    + """
+[plugin:flapping]
+use = webstack_circus_plugins.Flapping
+attempts = 2
+window = 1
+retry_in = 2
+max_retry = 2
+
+[watcher:crashing]
+cmd = /bin/false
+
+[watcher:crashing_unwatched]
+cmd = /bin/false
+flapping.active = False
+
+[watcher:sleeper]
+cmd = sleep 100000
+numprocesses = 2
+"""
+)
+
+
+def test_flapping_leaves_a_crashing_watcher_stopped(start_circusd):
+    ctl = start_circusd(FLAPPING)
+
+    def statuses():
+        return ctl("status")["statuses"]
+
+    # Stopped, started again after retry_in twice (max_retry), then left stopped.
+    wait_for(lambda: statuses()["crashing"] == "stopped", 60, "crashing stopped")
+    time.sleep(6)
+    now = statuses()
+    assert now["crashing"] == "stopped", now
+    assert ctl("status", "crashing")["status"] == "stopped"
+    # A watcher that turned it off keeps respawning, a healthy one runs on, and a
+    # graceful reload (its processes are killed, not reaped) is not flapping.
+    assert now["crashing_unwatched"] == "active", now
+    before = set(ctl("list", "sleeper")["pids"])
+    ctl("reload", "sleeper", "--waiting")
+    time.sleep(4)
+    assert statuses()["sleeper"] == "active"
+    assert not before & set(ctl("list", "sleeper")["pids"])
+    # What a deploy does to a stopped watcher (circus_watcher state=started): it runs again
+    # (once circusd is not busy respawning crashing_unwatched: errno 5, "already running").
+    wait_for(lambda: ctl("start", "crashing", "--waiting")["status"] == "ok", 20, "started")
+    assert ctl("status", "crashing")["status"] == "active"
+
+
+SURGE = (
+    HEADER
+    + """
+[plugin:flapping]
+use = webstack_circus_plugins.Flapping
+attempts = 2
+window = 1
+retry_in = 2
+max_retry = 2
+
+[watcher:web]
+cmd = sh -c "test -f {tmp}/release-ok && exec sleep 100000"
+numprocesses = 2
+"""
+)
+
+
+def test_flapping_leaves_serving_processes_alone_during_a_surge(start_circusd, tmp_path):
+    (tmp_path / "release-ok").touch()
+    ctl = start_circusd(SURGE)
+    wait_for(lambda: len(ctl("list", "web")["pids"]) == 2, 20, "web started")
+    old = set(ctl("list", "web")["pids"])
+    # Older than the window plus the plugin's 5 s for circusd's checks.
+    time.sleep(8)
+    # A surge reload to a release whose workers die at once (circus_watcher's incr).
+    (tmp_path / "release-ok").unlink()
+    ctl("incr", "web", "2")
+    time.sleep(15)
+    assert ctl("status", "web")["status"] == "active"
+    assert old <= set(ctl("list", "web")["pids"])
+
+
+HTTP_OBSERVER = (
+    HEADER
+    + """
+[watcher:web]
+cmd = {python} -m http.server {port} --bind 127.0.0.1 --directory {site}
+graceful_timeout = 2
+
+[plugin:web_health]
+use = webstack_circus_plugins.HttpObserver
+check_url = http://127.0.0.1:{port}/healthz
+restart_on_error = web
+loop_rate = 1
+timeout = 1
+failures = 2
+"""
+)
+
+
+def test_http_observer_restarts_a_watcher_whose_url_stops_answering(start_circusd, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "healthz").write_text("ok")
+    port = free_port()
+    ini = HTTP_OBSERVER.replace("{python}", sys.executable)
+    ini = ini.replace("{port}", str(port)).replace("{site}", str(site))
+    ctl = start_circusd(ini)
+    wait_for(lambda: ctl("list", "web")["pids"], 20, "web started")
+    first = ctl("list", "web")["pids"]
+    # Answering: left alone over several checks.
+    time.sleep(6)
+    assert ctl("list", "web")["pids"] == first
+    assert ctl("status", "plugin:web_health")["status"] == "active"
+    # A 404 from now on: restarted (a new process) after two failed checks.
+    (site / "healthz").unlink()
+    wait_for(
+        lambda: set(ctl("list", "web")["pids"]) - set(first), 30, "web restarted by the observer"
+    )
+
+
+def test_statsd_receives_circusd_events(start_circusd):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(1)
+        port = listener.getsockname()[1]
+        ctl = start_circusd(
+            HEADER
+            + f"""
+[plugin:statsd]
+use = circus.plugins.statsd.StatsdEmitter
+host = 127.0.0.1
+port = {port}
+application_name = webstack
+
+[watcher:sleeper]
+cmd = sleep 100000
+"""
+        )
+        wait_for(lambda: ctl("status", "plugin:statsd")["status"] == "active", 20, "statsd up")
+        time.sleep(2)
+        ctl("incr", "sleeper", "--waiting")
+        received = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and b"sleeper.spawn" not in b"".join(received):
+            with contextlib.suppress(TimeoutError):
+                received.append(listener.recv(1024))
+    assert b"circus.webstack.watcher.sleeper.spawn:1|c" in received, received
+
+
+def test_journal_stream_leads_each_line_with_the_watchers_name(start_circusd, tmp_path):
+    ctl = start_circusd(
+        HEADER
+        + """
+[watcher:talker]
+cmd = sh -c "printf 'one\\ntwo\\n'; exec sleep 100000"
+stdout_stream.class = webstack_circus_plugins.JournalStream
+stdout_stream.prefix = talker
+"""
+    )
+    pid = ctl("list", "talker")["pids"][0]
+    out = tmp_path / "circusd.out"
+    wait_for(lambda: f"talker[{pid}]: two" in out.read_text(), 20, "the lines on circusd's stdout")
+    assert f"talker[{pid}]: one\n" in out.read_text()
