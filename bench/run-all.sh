@@ -2,7 +2,8 @@
 # Every benchmark of this folder that a fresh machine can run in one go, then the
 # figures: serving (with the classic stack's provisioning time and the variants), reloads
 # of 2, 4 and 8 workers under load, what a module call costs (about 15 min on two cores),
-# and deploy time over SSH (bench/deploy_speed.py: 10 hosts, about 30 min more).
+# deploy time over SSH (bench/deploy_speed.py: 10 hosts, about 30 min more) and a rolling
+# deploy of two app hosts under load (bench/rolling_deploy.py).
 # Containers are named bench-serve-* and bench-ssh-*; they are removed at the end unless KEEP=1.
 set -euo pipefail
 
@@ -29,5 +30,6 @@ python3 bench/reload_workers.py --container bench-serve-chaussette \
 python3 bench/module_cost.py --container bench-serve-chaussette \
     --inventory bench/inventory/hosts.yml --out bench/results/module-cost.json
 python3 bench/deploy_speed.py --hosts 8 --runs 3
+python3 bench/rolling_deploy.py --runs 3
 python3 bench/plot.py
 echo "bench/run-all.sh took $(($(date +%s) - start)) s"
