@@ -15,14 +15,18 @@ import pytest
 BIN = pathlib.Path(sys.executable).parent
 HERE = pathlib.Path(__file__).parent
 COLLECTIONS = HERE.parents[1] / "build" / "collections"
-CIRCUS_INI = """\
+# circusd's own section, for a test's circusd on its own sockets in {tmp}.
+CIRCUS_HEADER = """\
 [circus]
 endpoint = {endpoint}
 pubsub_endpoint = ipc://{tmp}/pubsub.sock
 multicast_endpoint =
 statsd = False
 check_delay = 1
-
+"""
+CIRCUS_INI = (
+    CIRCUS_HEADER
+    + """
 [watcher:sleeper]
 cmd = sleep 100000
 numprocesses = 2
@@ -36,6 +40,7 @@ numprocesses = 1
 host = 127.0.0.1
 port = {port}
 """
+)
 
 
 @dataclasses.dataclass

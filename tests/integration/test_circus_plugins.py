@@ -14,17 +14,9 @@ import time
 
 import pytest
 
-from conftest import BIN, answers, free_port
+from conftest import BIN, CIRCUS_HEADER, answers, free_port
 
 PLUGINS = pathlib.Path(__file__).parents[2] / "roles" / "circus" / "files"
-HEADER = """\
-[circus]
-endpoint = {endpoint}
-pubsub_endpoint = ipc://{tmp}/pubsub.sock
-multicast_endpoint =
-statsd = False
-check_delay = 1
-"""
 
 
 @pytest.fixture
@@ -84,16 +76,20 @@ def wait_for(predicate, timeout, what):
         time.sleep(0.5)
 
 
-FLAPPING = (
-    HEADER
-    + """
+# The flapping plugin as the circus role writes it, with short delays.
+FLAPPING_PLUGIN = """
 [plugin:flapping]
 use = webstack_circus_plugins.Flapping
 attempts = 2
 window = 1
 retry_in = 2
 max_retry = 2
+"""
 
+FLAPPING = (
+    CIRCUS_HEADER
+    + FLAPPING_PLUGIN
+    + """
 [watcher:crashing]
 cmd = /bin/false
 
@@ -135,15 +131,9 @@ def test_flapping_leaves_a_crashing_watcher_stopped(start_circusd):
 
 
 SURGE = (
-    HEADER
+    CIRCUS_HEADER
+    + FLAPPING_PLUGIN
     + """
-[plugin:flapping]
-use = webstack_circus_plugins.Flapping
-attempts = 2
-window = 1
-retry_in = 2
-max_retry = 2
-
 [watcher:web]
 cmd = sh -c "test -f {tmp}/release-ok && exec sleep 100000"
 numprocesses = 2
@@ -167,7 +157,7 @@ def test_flapping_leaves_serving_processes_alone_during_a_surge(start_circusd, t
 
 
 HTTP_OBSERVER = (
-    HEADER
+    CIRCUS_HEADER
     + """
 [watcher:web]
 cmd = {python} -m http.server {port} --bind 127.0.0.1 --directory {site}
@@ -211,7 +201,7 @@ def test_statsd_receives_circusd_events(start_circusd):
         listener.settimeout(1)
         port = listener.getsockname()[1]
         ctl = start_circusd(
-            HEADER
+            CIRCUS_HEADER
             + f"""
 [plugin:statsd]
 use = circus.plugins.statsd.StatsdEmitter
@@ -236,7 +226,7 @@ cmd = sleep 100000
 
 def test_journal_stream_leads_each_line_with_the_watchers_name(start_circusd, tmp_path):
     ctl = start_circusd(
-        HEADER
+        CIRCUS_HEADER
         + """
 [watcher:talker]
 cmd = sh -c "printf 'one\\ntwo\\n'; exec sleep 100000"

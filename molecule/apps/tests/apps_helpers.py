@@ -1,9 +1,7 @@
 """What the tests of several apps and their watchers do on the scenario's host."""
 
 import json
-import os
 import pathlib
-import subprocess
 
 from helpers import circusctl
 
@@ -53,31 +51,3 @@ def process(host, pid, user):
     entries = bytes.fromhex(raw["environ"]).split(b"\0")
     environ = dict(entry.decode().split("=", 1) for entry in entries if entry)
     return {"environ": environ, "cwd": raw["cwd"]}
-
-
-def run_playbook(host, playbook, *args):
-    """Run a playbook (site.yml of the project, or this scenario's converge.yml) on this host
-    only; the finished process has stdout and stderr in .stdout."""
-    project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(playbook),
-            "--limit",
-            host.backend.get_hostname(),
-            *args,
-        ],
-        cwd=project,
-        env=dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=f"{project}/build/collections",
-            ANSIBLE_FORCE_COLOR="0",
-            ANSIBLE_NOCOLOR="1",
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-    )

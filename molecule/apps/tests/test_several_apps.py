@@ -4,7 +4,8 @@ vars/shop.yml, each with its socket, watcher and nginx site, changed without tou
 import json
 
 import yaml
-from apps_helpers import SCENARIO, http_get, process, run_playbook, watcher_pids
+from apps_helpers import SCENARIO, http_get, process, watcher_pids
+from helpers import run_playbook
 
 
 def answering_pid(host, host_header):

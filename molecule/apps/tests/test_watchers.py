@@ -4,7 +4,8 @@ workers, in their release, and moves with them."""
 import json
 
 import pytest
-from apps_helpers import http_get, process, run_playbook, watcher_pids
+from apps_helpers import http_get, process, watcher_pids
+from helpers import run_playbook
 
 CELERY_LOG = "/var/log/circus/demo-celery.stderr.log"
 

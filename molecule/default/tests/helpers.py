@@ -46,16 +46,17 @@ def http_get(host, path):
     return answer
 
 
-def run_site(host, *args):
-    """Run site.yml on this host only; return the finished process, its output (stdout
-    and stderr in one stream, without colours) in .stdout."""
+def run_playbook(host, playbook, *args):
+    """Run a playbook (a path from the project's directory) on this host only; return the
+    finished process, its output (stdout and stderr in one stream, without colours) in
+    .stdout."""
     project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
     return subprocess.run(
         [
             "ansible-playbook",
             "-i",
             os.environ["MOLECULE_INVENTORY_FILE"],
-            "site.yml",
+            str(playbook),
             "--limit",
             host.backend.get_hostname(),
             *args,
@@ -72,3 +73,8 @@ def run_site(host, *args):
         text=True,
         check=False,
     )
+
+
+def run_site(host, *args):
+    """Run site.yml on this host only (see run_playbook)."""
+    return run_playbook(host, "site.yml", *args)
