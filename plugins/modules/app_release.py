@@ -14,7 +14,8 @@ description:
     home. C(releases/ID) holds each release (code, a link to its virtualenv, its static
     files); C(current) links to the release in use; C(deploy-state.json) records the order
     in which releases became current and what the workers were last reloaded onto.
-  - O(state=read) reads all of it in one call and changes nothing.
+  - O(state=read) reads all of it in one call and changes nothing (but making the host's
+    digest key when it has none, see O(secrets)).
   - O(state=current) points C(current) at O(release) in one rename, so that a process
     that resolves the link sees the old release or the new one, never none.
   - O(state=loaded) records O(loaded) as what the workers run, and deletes the releases
@@ -50,6 +51,17 @@ options:
       - With O(state=loaded), how many releases to keep, newest first. At least 2.
     type: int
     default: 5
+  secrets:
+    description:
+      - With O(state=read), the secret values the workers run with (never logged), whose
+        digest RV(secrets_digest) returns keyed by the host, for the role to tell what the
+        workers were loaded with without a digest anyone could test guesses against.
+    type: raw
+  digest_key:
+    description:
+      - The host's digest key, made (C(0600)) when missing, as by M(webstack.circus.run_record).
+    type: path
+    default: /var/lib/webstack/records/.digest-key
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -122,6 +134,12 @@ removed_venvs:
   returned: always
   type: list
   elements: str
+secrets_digest:
+  description:
+    - With O(state=read) and O(secrets), their digest keyed by the host's key (HMAC-SHA256);
+      "" in check mode on a host that has no key yet.
+  returned: always
+  type: str
 migrations_lost:
   description:
     - With O(state=read) and O(release), the migrations (C(app/migrations/0002_name))
@@ -135,6 +153,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.webstack.circus.plugins.module_utils.host_digest import (
+    KEY_PATH,
+    host_key,
+    value_digest,
+)
 from ansible_collections.webstack.circus.plugins.module_utils.releases import (
     RELEASE_ID,
     current_release,
@@ -172,6 +195,8 @@ def main():
             release=dict(type="str"),
             loaded=dict(type="str"),
             keep=dict(type="int", default=5),
+            secrets=dict(type="raw", no_log=True),
+            digest_key=dict(type="path", default=KEY_PATH, no_log=False),
         ),
         required_if=[("state", "current", ["release"]), ("state", "loaded", ["loaded"])],
         supports_check_mode=True,
@@ -187,9 +212,15 @@ def main():
     before = describe(home)
     # What describe() read, reused below rather than read from disk again.
     recorded = {"history": before["history"], "loaded": before["loaded"]}
-    result = dict(changed=False, removed=[], removed_venvs=[], migrations_lost=[])
+    result = dict(
+        changed=False, removed=[], removed_venvs=[], migrations_lost=[], secrets_digest=""
+    )
 
     if state == "read":
+        if module.params["secrets"] is not None:
+            key = host_key(module.params["digest_key"], create=not module.check_mode)
+            if key is not None:
+                result["secrets_digest"] = value_digest(key, module.params["secrets"])
         if release and before["current"] and release != before["current"]:
             if release not in before["releases"]:
                 module.fail_json(msg=f"no release {release} in {home}/releases", **before)

@@ -11,14 +11,20 @@ short_description: Tell whether a host still runs what a role's last complete ru
 version_added: 0.3.0
 description:
   - A role's last step records, in one file on the host, a fingerprint of what it was
-    asked to converge to (its variables and its own code) and the checksum of every file
-    it manages. Its first step reads that record back and checks it against the host.
-  - O(state=read) changes nothing. The host has converged (RV(converged)) when the record
-    exists, its fingerprint equals O(fingerprint), every recorded file still has its
-    recorded content, and every unit in O(units) is active. RV(reasons) says why not.
+    asked to converge to (its variables and its own code), a digest of its secret values
+    and the digest of every file it manages. Its first step reads that record back and
+    checks it against the host.
+  - The digests of the secret values and of the files are keyed by a random key kept on
+    the host (O(digest_key), root's only), so that neither the record, nor a diff, nor a
+    log lets anyone test guesses of a password offline.
+  - O(state=read) changes nothing but making that key when the host has none. The host
+    has converged (RV(converged)) when the record exists, its fingerprint equals
+    O(fingerprint), its digest of the secret values is that of O(secrets), every recorded
+    file still has its recorded content, and every unit in O(units) is active.
+    RV(reasons) says why not.
     A role skips its work on a converged host, which makes a run that changes nothing
     cost a few round trips instead of one per task.
-  - O(state=present) writes the record, in one rename, with the checksums of O(files) as
+  - O(state=present) writes the record, in one rename, with the digests of O(files) as
     they are now.
   - RV(differing_files) lists the recorded files whose content differs from the record, such
     as a file written by a run that failed before the service was restarted, or edited by
@@ -36,9 +42,20 @@ options:
     choices: [read, present]
     default: read
   fingerprint:
-    description: What the role converges to, as one string (the role hashes it).
+    description:
+      - What the role converges to, as one string (the role hashes it). Logs show it, so
+        leave the secret values out of it and give them in O(secrets).
     type: str
     required: true
+  secrets:
+    description:
+      - The role's secret values (passwords, keys, URLs with credentials), never logged.
+        The record keeps their keyed digest only.
+    type: raw
+  digest_key:
+    description: The host's digest key, made (C(0600)) when missing.
+    type: path
+    default: /var/lib/webstack/records/.digest-key
   files:
     description: With O(state=present), the files whose content the record keeps.
     type: list
@@ -57,12 +74,11 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the recorded fingerprint and file checksums before and after.
+      - The diff shows the recorded fingerprint and keyed digests before and after.
   platform:
     platforms: posix
 notes:
-  - The record is root's only (C(0600)); the checksum of a file that holds secrets is
-    not shown to anyone else.
+  - The record is root's only (C(0600)), and its digests are keyed by the host.
   - Only what the record names is checked. Ownership and modes, and files the role does
     not list, are set again by the next run that does not skip (a changed variable, a
     changed file, or a role variable that turns the skip off).
@@ -73,6 +89,7 @@ EXAMPLES = r"""
   webstack.circus.run_record:
     path: /var/lib/webstack/circus.json
     fingerprint: "{{ circus_vars_and_code | to_json | hash('sha256') }}"
+    secrets: "{{ circus_pip_index_url }}"
     units: [circusd]
   register: circus_record
 
@@ -81,6 +98,7 @@ EXAMPLES = r"""
     path: /var/lib/webstack/circus.json
     state: present
     fingerprint: "{{ circus_vars_and_code | to_json | hash('sha256') }}"
+    secrets: "{{ circus_pip_index_url }}"
     files: [/etc/circus/circus.ini, /etc/systemd/system/circusd.service]
 """
 
@@ -99,7 +117,7 @@ reasons:
   sample: ["/etc/circus/circus.ini changed since the last complete run", "circusd is inactive"]
 differing_files:
   description:
-    - The files of the record whose content differs from their recorded checksum (with
+    - The files of the record whose content differs from their recorded digest (with
       O(state=present), of the previous record, before it is replaced). Files the record
       does not hold yet are not listed.
   returned: always
@@ -116,12 +134,18 @@ units:
   sample: {"circusd": {"load": "loaded", "active": "active"}}
 """
 
-import hashlib
 import json
 import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.webstack.circus.plugins.module_utils.host_digest import (
+    KEY_PATH,
+    file_digest,
+    host_key,
+    value_digest,
+)
 
 
 def read_record(path):
@@ -136,25 +160,15 @@ def read_record(path):
     return record
 
 
-def checksum(path):
-    """The sha256 of a file's content, or "" when it does not exist."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(65536), b""):
-                digest.update(block)
-    except FileNotFoundError:
-        return ""
-    return digest.hexdigest()
-
-
-def unconverged_reasons(record, fingerprint, checksums, unit_states):
-    """Why a host with this record, these file checksums and unit states has not converged."""
+def unconverged_reasons(record, fingerprint, secrets, checksums, unit_states):
+    """Why a host with this record, these digests and unit states has not converged."""
     if record is None:
         return ["no complete run is recorded"]
     reasons = []
     if record.get("fingerprint") != fingerprint:
         reasons.append("the role's variables or code changed since the last complete run")
+    if record.get("secrets") != secrets:
+        reasons.append("the role's secret values changed since the last complete run")
     for path, recorded in sorted(record["files"].items()):
         if not checksums[path]:
             reasons.append(f"{path} is missing")
@@ -234,6 +248,8 @@ def main():
             path=dict(type="path", required=True),
             state=dict(type="str", choices=["read", "present"], default="read"),
             fingerprint=dict(type="str", required=True, no_log=False),
+            secrets=dict(type="raw", no_log=True),
+            digest_key=dict(type="path", default=KEY_PATH, no_log=False),
             files=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
         ),
@@ -242,23 +258,30 @@ def main():
     path, fingerprint = module.params["path"], module.params["fingerprint"]
     record = read_record(path)
     result = dict(changed=False, converged=False, reasons=[], differing_files=[], units={})
+    # Check mode on a fresh host makes no key: there is no record to compare with either.
+    key = host_key(module.params["digest_key"], create=not module.check_mode)
+    if key is None:
+        key, record = b"", None
+    secrets = value_digest(key, module.params["secrets"])
 
     if module.params["state"] == "read":
         files = record["files"] if record else {}
-        checksums = {file: checksum(file) for file in files}
+        checksums = {file: file_digest(key, file) for file in files}
         result["units"] = unit_states(module, module.params["units"])
-        result["reasons"] = unconverged_reasons(record, fingerprint, checksums, result["units"])
+        result["reasons"] = unconverged_reasons(
+            record, fingerprint, secrets, checksums, result["units"]
+        )
         result["converged"] = not result["reasons"]
         result["differing_files"] = differing_files(record, checksums)
         module.exit_json(**result)
 
-    checksums = {file: checksum(file) for file in module.params["files"]}
+    checksums = {file: file_digest(key, file) for file in module.params["files"]}
     missing = sorted(file for file, value in checksums.items() if not value)
     # In check mode a fresh host has not got the files the real run would write.
     if missing and not module.check_mode:
         module.fail_json(msg=f"cannot record files that do not exist: {', '.join(missing)}")
-    wanted = dict(fingerprint=fingerprint, files=checksums)
-    before = dict(fingerprint=record.get("fingerprint"), files=record["files"]) if record else {}
+    wanted = dict(fingerprint=fingerprint, secrets=secrets, files=checksums)
+    before = {name: record.get(name) for name in wanted} if record else {}
     result["differing_files"] = differing_files(record, checksums)
     result["changed"] = before != wanted
     if result["changed"] and not module.check_mode:

@@ -1,6 +1,7 @@
 """What the roles close to other local users and keep out of logs: the control endpoint,
 the app's environment and secrets, its code and its virtualenv."""
 
+import hashlib
 import json
 
 import pytest
@@ -87,6 +88,18 @@ def test_a_new_secret_moves_the_workers_and_never_shows_in_the_output(host, secr
     output = result.stdout.replace(extra, "")
     assert rotated not in output
     assert "rotated" not in output
+    # Nor a digest anyone could test guesses against: of the file that holds it, of the
+    # secret values; neither in the output nor in the records.
+    env_file = host.file("/srv/demo/environment.json")
+    records = host.check_output("cat /var/lib/webstack/records/*.json")
+    secrets = json.dumps({"DJANGO_SECRET_KEY": rotated}, sort_keys=True, separators=(",", ":"))
+    for digest in [
+        env_file.sha256sum,
+        hashlib.sha1(env_file.content).hexdigest(),
+        hashlib.sha256(secrets.encode()).hexdigest(),
+    ]:
+        assert digest not in output
+        assert digest not in records
     new_pids, environments = worker_environments(host)
     assert not set(new_pids) & set(pids)
     assert [env["DJANGO_SECRET_KEY"] for env in environments] == [rotated] * len(environments)

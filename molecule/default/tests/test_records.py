@@ -2,6 +2,8 @@
 the last complete run left skips the roles' work; a file changed behind the roles' back
 makes the next run write it again and restart what reads it, then the runs skip again."""
 
+import hashlib
+import hmac
 import json
 import re
 import time
@@ -11,6 +13,13 @@ from helpers import http_get, run_site
 
 RECORDS = "/var/lib/webstack/records"
 CIRCUS_INI = "/etc/circus/circus.ini"
+DIGEST_KEY = f"{RECORDS}/.digest-key"
+
+
+def keyed_digest(host, path):
+    """What run_record records for a file: its HMAC-SHA256 under the host's key."""
+    key = host.file(DIGEST_KEY).content
+    return hmac.new(key, host.file(path).content, hashlib.sha256).hexdigest()
 
 
 def recap(output):
@@ -41,7 +50,12 @@ def test_each_role_recorded_its_files_for_root_only(host):
         assert (record.user, record.group, record.mode) == ("root", "root", 0o600), name
         recorded = json.loads(host.run(f"cat {RECORDS}/{name}.json").stdout)["files"]
         for path in files:
-            assert recorded[path] == host.file(path).sha256sum, f"{name}: {path}"
+            # Keyed by the host's key: a file that holds a secret gives no digest anyone
+            # could compute from a guess of it.
+            assert recorded[path] == keyed_digest(host, path), f"{name}: {path}"
+            assert recorded[path] != host.file(path).sha256sum, f"{name}: {path}"
+    key = host.file(DIGEST_KEY)
+    assert (key.user, key.group, key.mode, key.size) == ("root", "root", 0o600, 32)
 
 
 def test_a_run_on_a_converged_host_skips_the_roles_work(bookworm):

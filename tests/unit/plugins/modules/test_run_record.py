@@ -1,5 +1,6 @@
 """run_record: what a complete run recorded, checked against the files and units as they are."""
 
+import hashlib
 import json
 import os
 import pathlib
@@ -19,7 +20,12 @@ def managed(tmp_path):
     conf.parent.mkdir()
     conf.write_text("[app]\nworkers = 2\n")
     unit.write_text("[Service]\n")
-    return {"conf": str(conf), "unit": str(unit), "record": str(tmp_path / "records" / "app.json")}
+    return {
+        "conf": str(conf),
+        "unit": str(unit),
+        "record": str(tmp_path / "records" / "app.json"),
+        "key": str(tmp_path / "records" / ".digest-key"),
+    }
 
 
 @pytest.fixture
@@ -51,12 +57,15 @@ def record(capsys, managed, fingerprint="v1", **args):
         state="present",
         fingerprint=fingerprint,
         files=[managed["conf"], managed["unit"]],
+        digest_key=managed["key"],
         **args,
     )
 
 
 def read(capsys, managed, fingerprint="v1", **args):
-    return run(capsys, path=managed["record"], fingerprint=fingerprint, **args)
+    return run(
+        capsys, path=managed["record"], fingerprint=fingerprint, digest_key=managed["key"], **args
+    )
 
 
 def test_without_a_record_the_host_has_not_converged(capsys, managed):
@@ -138,6 +147,7 @@ def test_recording_lists_the_files_that_differ_from_the_previous_record(capsys, 
 
 
 def test_check_mode_predicts_the_write_and_writes_nothing(capsys, managed):
+    read(capsys, managed)  # the host's key, which a fresh host in check mode has not got
     predicted = record(capsys, managed, check_mode=True, diff=True)
     assert predicted["changed"] is True
     assert not os.path.exists(managed["record"])
@@ -170,3 +180,45 @@ def test_check_mode_on_a_fresh_host_predicts_a_record_of_files_not_written_yet(c
     predicted = record(capsys, managed, check_mode=True)
     assert (predicted.get("failed", False), predicted["changed"]) == (False, True)
     assert not os.path.exists(managed["record"])
+
+
+def test_the_host_key_is_made_once_root_only_and_not_in_check_mode(capsys, managed):
+    read(capsys, managed, check_mode=True)
+    assert not os.path.exists(managed["key"])
+    read(capsys, managed)
+    key = pathlib.Path(managed["key"]).read_bytes()
+    assert len(key) == 32
+    assert stat.S_IMODE(os.stat(managed["key"]).st_mode) == 0o600
+    record(capsys, managed)
+    assert pathlib.Path(managed["key"]).read_bytes() == key
+
+
+SECRETS = {"users": [{"name": "ops", "password": "correct horse"}]}
+
+
+def test_a_changed_secret_is_a_reason_but_neither_it_nor_a_plain_digest_is_shown(capsys, managed):
+    written = record(capsys, managed, secrets=SECRETS, diff=True)
+    assert read(capsys, managed, secrets=SECRETS)["converged"] is True
+    changed = dict(users=[dict(name="ops", password="battery staple")])
+    result = read(capsys, managed, secrets=changed)
+    assert result["reasons"] == ["the role's secret values changed since the last complete run"]
+    # A digest anyone could compute from a guess: of the value, or of a file holding it.
+    guessable = {
+        hashlib.sha256(json.dumps(SECRETS, sort_keys=True, separators=(",", ":")).encode()),
+        hashlib.sha256(pathlib.Path(managed["conf"]).read_bytes()),
+    }
+    shown = json.dumps(written) + pathlib.Path(managed["record"]).read_text()
+    assert "correct horse" not in shown
+    for digest in guessable:
+        assert digest.hexdigest() not in shown
+
+
+def test_the_same_secret_has_another_digest_on_another_host(capsys, managed, tmp_path):
+    record(capsys, managed, secrets=SECRETS)
+    first = json.loads(pathlib.Path(managed["record"]).read_text())
+    os.unlink(managed["key"])
+    record(capsys, managed, secrets=SECRETS)
+    second = json.loads(pathlib.Path(managed["record"]).read_text())
+    assert first["fingerprint"] == second["fingerprint"]
+    assert first["secrets"] != second["secrets"]
+    assert first["files"][managed["conf"]] != second["files"][managed["conf"]]
