@@ -14,15 +14,13 @@ and ratios). Usage: python3 bench/deploy_speed.py [--hosts 8] [--runs 3] [--befo
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from loadlib import container_versions, controller_versions, load_average, machine
+from loadlib import container_versions, controller_versions, load_average, machine, playbook
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "build/bench/ssh/hosts.yml"
@@ -34,41 +32,7 @@ def hosts_up(count):
 
 def site(limit, root=ROOT, forks=1, **env):
     """Run site.yml of the checkout at root on the hosts of limit; its wall time, recap."""
-    started = time.monotonic()
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(INVENTORY),
-            "site.yml",
-            "--limit",
-            limit,
-            "--forks",
-            str(forks),
-        ],
-        cwd=root,
-        env=dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=str(root / "build/collections"),
-            ANSIBLE_NOCOLOR="1",
-            **env,
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-    )
-    seconds = round(time.monotonic() - started, 2)
-    if run.returncode != 0:
-        sys.exit(f"site.yml on {limit} failed ({root}):\n{run.stdout[-4000:]}")
-    recap = [line.split(":", 1)[1].split() for line in run.stdout.splitlines() if " : ok=" in line]
-    tasks = {
-        key: sum(
-            int(item.split("=")[1]) for line in recap for item in line if item.startswith(key + "=")
-        )
-        for key in ("ok", "changed", "skipped")
-    }
-    return {"seconds": seconds, **tasks}
+    return playbook(root, INVENTORY, "site.yml", "--limit", limit, "--forks", str(forks), **env)
 
 
 def mitogen_env():

@@ -1,6 +1,7 @@
-"""What the bench scripts share: the machine and versions recorded with each result, wrk
-runs parsed into numbers, and one HTTP load loop in Python for runs that must count every
-failed request while something else happens (reloads, deploys).
+"""What the bench scripts share: the machine and versions recorded with each result, one
+ansible-playbook runner, wrk runs parsed into numbers, and one HTTP load loop in Python
+for runs that must count every failed request while something else happens (reloads,
+deploys).
 
 The load loop (`Load`) opens a new connection per request, so that a worker that drops
 connections shows as failures, and keeps the latency of each successful request. The
@@ -229,6 +230,41 @@ print(json.dumps(found))
 def container_versions(container):
     """Debian, nginx, Python, Circus and the app's packages inside a container."""
     return in_container(container, VERSIONS)
+
+
+def playbook(root, inventory, name, *args, **env):
+    """Run the playbook `name` of the checkout at root (its own build/collections) and
+    exit with its errors when it fails; its wall time in seconds and the recap's
+    ok/changed/skipped counts summed over the hosts."""
+    started = time.monotonic()
+    run = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), name, *args],
+        cwd=root,
+        env=dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=str(root / "build/collections"),
+            ANSIBLE_NOCOLOR="1",
+            **env,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    seconds = round(time.monotonic() - started, 2)
+    if run.returncode != 0:
+        errors = [line for line in run.stdout.splitlines() if "ERROR" in line or "fatal:" in line]
+        raise SystemExit(
+            f"{name} {' '.join(args)} failed ({root}):\n"
+            + "\n".join(errors[-20:] or [run.stdout[-4000:]])
+        )
+    counts = collections.Counter()
+    for line in run.stdout.splitlines():
+        if " : ok=" in line:
+            for item in line.split(":", 1)[1].split():
+                key, _, value = item.partition("=")
+                counts[key] += int(value)
+    return {"seconds": seconds, **{key: counts[key] for key in ("ok", "changed", "skipped")}}
 
 
 def controller_versions():

@@ -16,7 +16,6 @@ Writes bench/results/rolling-deploy.json. Usage: python3 bench/rolling_deploy.py
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -27,7 +26,14 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-from loadlib import Load, container_versions, controller_versions, load_average, machine
+from loadlib import (
+    Load,
+    container_versions,
+    controller_versions,
+    load_average,
+    machine,
+    playbook,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build/bench/ssh"
@@ -72,27 +78,6 @@ def inventory():
     return path, address["bench-ssh-1"]
 
 
-def playbook(path, playbook_name, *extra):
-    started = time.monotonic()
-    run = subprocess.run(
-        ["ansible-playbook", "-i", str(path), playbook_name, *extra],
-        cwd=ROOT,
-        env=dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=str(ROOT / "build/collections"),
-            ANSIBLE_NOCOLOR="1",
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-    )
-    if run.returncode != 0:
-        errors = [line for line in run.stdout.splitlines() if "ERROR" in line or "fatal:" in line]
-        sys.exit(f"{playbook_name} {' '.join(extra)} failed:\n" + "\n".join(errors[-20:]))
-    return round(time.monotonic() - started, 2)
-
-
 def new_release(into, line):
     """The demo with one more line on its page."""
     shutil.copytree(ROOT / "demo", into, ignore=shutil.ignore_patterns("inventory"))
@@ -126,7 +111,7 @@ def main():
         "runs": {"new release": [], "release already on the hosts": []},
     }
     path, proxy = inventory()
-    result["cold_site_seconds"] = playbook(path, "site.yml")
+    result["cold_site_seconds"] = playbook(ROOT, path, "site.yml")["seconds"]
     with tempfile.TemporaryDirectory() as work:
         for run in range(args.runs):
             line = f"Release {run + 2}."
@@ -137,7 +122,9 @@ def main():
             ]
             for kind, source, shown in deploys:
                 with Load(proxy, 80, "/", clients=args.clients) as load:
-                    seconds = playbook(path, "deploy.yml", "-e", f"django_app_source={source}")
+                    seconds = playbook(
+                        ROOT, path, "deploy.yml", "-e", f"django_app_source={source}"
+                    )["seconds"]
                 if not served(proxy, shown):
                     sys.exit(f"the proxy does not serve the release of {source} after the deploy")
                 result["runs"][kind].append(
