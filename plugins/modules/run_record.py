@@ -20,7 +20,8 @@ description:
   - O(state=read) changes nothing but making that key when the host has none. The host
     has converged (RV(converged)) when the record exists, its fingerprint equals
     O(fingerprint), its digest of the secret values is that of O(secrets), every recorded
-    file still has its recorded content, and every unit in O(units) is active.
+    file still has its recorded content, every unit in O(units) is active, and every
+    Circus watcher in O(watchers) is active (not stopped, say by the flapping plugin).
     RV(reasons) says why not.
     A role skips its work on a converged host, which makes a run that changes nothing
     cost a few round trips instead of one per task.
@@ -66,7 +67,16 @@ options:
     type: list
     elements: str
     default: []
+  watchers:
+    description:
+      - With O(state=read), the Circus watchers that must be active, asked of circusd
+        (one C(circusctl status)) only when everything else holds.
+      - O(endpoint), O(circusctl_path) and O(timeout) say how to reach circusd.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
+  - webstack.circus.circusctl
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -92,6 +102,16 @@ EXAMPLES = r"""
     secrets: "{{ circus_pip_index_url }}"
     units: [circusd]
   register: circus_record
+
+- name: Read whether the app still runs what the last run left, its workers included
+  webstack.circus.run_record:
+    path: /var/lib/webstack/records/django_app-shop.json
+    fingerprint: "{{ shop_vars_and_code | to_json | hash('sha256') }}"
+    units: [circusd]
+    watchers: [shop, shop-celery]
+    endpoint: ipc:///run/circus/circusd.sock
+    circusctl_path: /opt/circus/bin/circusctl
+  register: shop_record
 
 - name: Record what circusd now runs
   webstack.circus.run_record:
@@ -140,6 +160,11 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
+    CONNECTION_ARGUMENT_SPEC,
+    CircusClient,
+    CircusError,
+)
 from ansible_collections.webstack.circus.plugins.module_utils.host_digest import (
     KEY_PATH,
     file_digest,
@@ -224,6 +249,22 @@ def unit_states(module, units):
     return states
 
 
+def watcher_reasons(client, watchers):
+    """Why the watchers circusd runs are not as the record left them: one that is not
+    active, or that circusd has not loaded; circusd not answering."""
+    try:
+        statuses = client.call("status").get("statuses", {})
+    except CircusError as e:
+        return [f"circusd did not tell the watchers' states: {e}"]
+    reasons = []
+    for name in watchers:
+        if name not in statuses:
+            reasons.append(f"watcher {name} is not loaded by circusd")
+        elif statuses[name] != "active":
+            reasons.append(f"watcher {name} is {statuses[name]}")
+    return reasons
+
+
 def write_record(path, record):
     """Replace the record in one rename, root's only."""
     directory = os.path.dirname(path)
@@ -252,6 +293,8 @@ def main():
             digest_key=dict(type="path", default=KEY_PATH, no_log=False),
             files=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
+            watchers=dict(type="list", elements="str", default=[]),
+            **CONNECTION_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
     )
@@ -271,6 +314,11 @@ def main():
         result["reasons"] = unconverged_reasons(
             record, fingerprint, secrets, checksums, result["units"]
         )
+        # Asked only of a host that holds otherwise: a run that does the work anyway
+        # starts the watchers, and circusd may not even be installed yet.
+        if not result["reasons"] and module.params["watchers"]:
+            client = CircusClient.from_module(module)
+            result["reasons"] = watcher_reasons(client, module.params["watchers"])
         result["converged"] = not result["reasons"]
         result["differing_files"] = differing_files(record, checksums)
         module.exit_json(**result)

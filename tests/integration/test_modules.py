@@ -3,7 +3,7 @@
 import pytest
 
 
-@pytest.mark.parametrize("target", ["circus_watcher", "circus_info"])
+@pytest.mark.parametrize("target", ["circus_watcher", "circus_info", "run_record"])
 def test_target(circusd, ansible_playbook, target):
     result = ansible_playbook(
         f"targets/{target}/playbook.yml",

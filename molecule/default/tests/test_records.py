@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from helpers import http_get, run_site
+from helpers import circusctl, http_get, run_site
 
 RECORDS = "/var/lib/webstack/records"
 CIRCUS_INI = "/etc/circus/circus.ini"
@@ -87,3 +87,26 @@ def test_a_hand_edited_config_is_written_again_and_applied(bookworm):
     assert again.returncode == 0, again.stdout[-3000:]
     assert recap(again.stdout)["changed"] == 0
     assert ": Write circus.ini]" not in again.stdout
+
+
+def test_a_stopped_watcher_is_started_by_the_next_run(bookworm):
+    # What the flapping plugin does to a crash-looping release, done by hand.
+    bookworm.run_expect([0], f"{circusctl(bookworm)} stop demo")
+    deadline = time.monotonic() + 90
+    while watcher_status(bookworm) != "stopped":
+        assert time.monotonic() < deadline, "the demo's watcher did not stop within 90 s"
+        time.sleep(1)
+    run = run_site(bookworm)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert watcher_status(bookworm) == "active"
+    assert http_get(bookworm, "/healthz")["status"] == 200
+    # The record held otherwise: the run did the role's work only for the watcher.
+    assert ": Write the app's Circus watcher]" in run.stdout
+    again = run_site(bookworm)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert recap(again.stdout)["changed"] == 0
+    assert ": Write the app's Circus watcher]" not in again.stdout
+
+
+def watcher_status(host):
+    return json.loads(host.check_output(f"{circusctl(host)} --json status demo"))["status"]

@@ -222,3 +222,57 @@ def test_the_same_secret_has_another_digest_on_another_host(capsys, managed, tmp
     assert first["fingerprint"] == second["fingerprint"]
     assert first["secrets"] != second["secrets"]
     assert first["files"][managed["conf"]] != second["files"][managed["conf"]]
+
+
+@pytest.fixture
+def circusctl(tmp_path):
+    """A circusctl that logs its arguments and prints the reply in its reply file."""
+    reply = tmp_path / "circusd-reply"
+    script = tmp_path / "bin-circus" / "circusctl"
+    script.parent.mkdir()
+    script.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/circusctl-calls\ncat {reply}\n')
+    script.chmod(0o755)
+    return {"path": str(script), "reply": reply, "calls": tmp_path / "circusctl-calls"}
+
+
+def read_watchers(capsys, managed, circusctl, statuses, **args):
+    circusctl["reply"].write_text(json.dumps({"status": "ok", "statuses": statuses}))
+    return read(
+        capsys,
+        managed,
+        watchers=["shop", "shop-celery"],
+        endpoint="ipc:///run/circus/circusd.sock",
+        circusctl_path=circusctl["path"],
+        **args,
+    )
+
+
+def test_a_watcher_that_is_not_active_or_not_loaded_is_named(capsys, managed, circusctl):
+    record(capsys, managed)
+    both = {"shop": "active", "shop-celery": "active", "other": "stopped"}
+    assert read_watchers(capsys, managed, circusctl, both)["converged"] is True
+    calls = circusctl["calls"].read_text()
+    assert calls == "--endpoint ipc:///run/circus/circusd.sock --timeout 30 --json status\n"
+    stopped = read_watchers(capsys, managed, circusctl, {"shop": "stopped", "other": "active"})
+    assert stopped["converged"] is False
+    assert stopped["reasons"] == [
+        "watcher shop is stopped",
+        "watcher shop-celery is not loaded by circusd",
+    ]
+
+
+def test_watchers_are_not_asked_for_when_the_host_has_not_converged_anyway(
+    capsys, managed, circusctl
+):
+    result = read_watchers(capsys, managed, circusctl, {"shop": "stopped"})
+    assert result["reasons"] == ["no complete run is recorded"]
+    assert not circusctl["calls"].exists()
+
+
+def test_circusd_not_answering_is_a_reason_not_a_failure(capsys, managed, circusctl):
+    record(capsys, managed)
+    circusctl["reply"].write_text("")
+    pathlib.Path(circusctl["path"]).write_text("#!/bin/sh\necho 'Timed out.' >&2\nexit 1\n")
+    result = read(capsys, managed, watchers=["shop"], circusctl_path=circusctl["path"], timeout=1)
+    assert result["converged"] is False
+    assert result["reasons"][0].startswith("circusd did not tell the watchers' states: ")
