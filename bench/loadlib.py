@@ -262,7 +262,7 @@ def playbook(root, inventory, name, *args, **env):
     for line in run.stdout.splitlines():
         if " : ok=" in line:
             for item in line.split(":", 1)[1].split():
-                key, _, value = item.partition("=")
+                key, value = item.split("=", 1)
                 counts[key] += int(value)
     return {"seconds": seconds, **{key: counts[key] for key in ("ok", "changed", "skipped")}}
 
