@@ -110,8 +110,17 @@ def test_flapping_leaves_a_crashing_watcher_stopped(start_circusd):
     def statuses():
         return ctl("status")["statuses"]
 
+    def stopped_past_retry_in():
+        # retry_in is 2 s: a stop it does not undo within 3 s is the last one.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if statuses()["crashing"] != "stopped":
+                return False
+            time.sleep(0.2)
+        return True
+
     # Stopped, started again after retry_in twice (max_retry), then left stopped.
-    wait_for(lambda: statuses()["crashing"] == "stopped", 60, "crashing stopped")
+    wait_for(stopped_past_retry_in, 60, "crashing left stopped")
     time.sleep(6)
     now = statuses()
     assert now["crashing"] == "stopped", now
@@ -128,6 +137,28 @@ def test_flapping_leaves_a_crashing_watcher_stopped(start_circusd):
     # (once circusd is not busy respawning crashing_unwatched: errno 5, "already running").
     wait_for(lambda: ctl("start", "crashing", "--waiting")["status"] == "ok", 20, "started")
     assert ctl("status", "crashing")["status"] == "active"
+
+
+SLEEPERS = (
+    CIRCUS_HEADER
+    + FLAPPING_PLUGIN
+    + """
+[watcher:sleeper]
+cmd = sleep 100000
+numprocesses = 3
+"""
+)
+
+
+def test_a_watcher_stopped_on_command_is_not_flapping(start_circusd):
+    ctl = start_circusd(SLEEPERS)
+    wait_for(lambda: len(ctl("list", "sleeper")["pids"]) == 3, 30, "three sleepers")
+    # Its processes die within the flapping window as it stops, which is no crash: past
+    # retry_in (2 s) the plugin has not started it again.
+    ctl("stop", "sleeper", "--waiting")
+    time.sleep(6)
+    assert ctl("status", "sleeper")["status"] == "stopped"
+    assert ctl("list", "sleeper")["pids"] == []
 
 
 SURGE = (

@@ -73,13 +73,27 @@ class Flapping(CommandsMixin, flapping.Flapping):
     window plus circusd's checks: the watcher still serves. Circus's plugin would stop
     the whole watcher when a surge reload adds processes that die at once, the old ones
     that serve with them; here they serve on until the reload gives up.
+
+    Nor do the deaths of a watcher that is stopping or stopped: a stop on command (by
+    hand, a restart) kills its processes at once, and Circus's plugin took that for
+    flapping and started the watcher again retry_in seconds later.
     """
 
     def handle_recv(self, data):
-        watcher_name, action, _msg = self.split_data(data)
-        if action == "reap" and self.serves(watcher_name):
-            return
-        super().handle_recv(data)
+        watcher_name, action, msg = self.split_data(data)
+        if action != "reap":
+            super().handle_recv(data)
+        elif not (self.stopping(watcher_name) or self.serves(watcher_name)):
+            # When circusd reaped the process, not when this plugin got to it after asking
+            # circusd: Circus's plugin times its handling, which these calls delay.
+            reaped = self.load_message(msg).get("time") or time.time()
+            self.timelines.setdefault(watcher_name, []).append(float(reaped))
+            self.check(watcher_name)
+
+    def stopping(self, watcher_name):
+        # circusd answers status even while it runs a stop (only commands that change
+        # state wait for each other).
+        return self.call("status", name=watcher_name).get("status") in ("stopping", "stopped")
 
     def serves(self, watcher_name):
         conf = self.configs.get(watcher_name) or self.update_conf(watcher_name)
