@@ -213,7 +213,7 @@ def test_a_changed_secret_is_a_reason_but_neither_it_nor_a_plain_digest_is_shown
         assert digest.hexdigest() not in shown
 
 
-def test_the_same_secret_has_another_digest_on_another_host(capsys, managed, tmp_path):
+def test_the_same_secret_has_another_digest_on_another_host(capsys, managed):
     record(capsys, managed, secrets=SECRETS)
     first = json.loads(pathlib.Path(managed["record"]).read_text())
     os.unlink(managed["key"])
