@@ -25,6 +25,9 @@ description:
     RV(reasons) says why not.
     A role skips its work on a converged host, which makes a run that changes nothing
     cost a few round trips instead of one per task.
+  - RV(values_recorded) says whether the last complete run had O(fingerprint) and
+    O(secrets). A role that checked its variables in that run need not check the same
+    values with the same code again.
   - O(state=present) writes the record, in one rename, with the digests of O(files) as
     they are now.
   - RV(differing_files) lists the recorded files whose content differs from the record, such
@@ -144,6 +147,13 @@ differing_files:
   type: list
   elements: str
   sample: [/etc/circus/circus.ini]
+values_recorded:
+  description:
+    - With O(state=read), whether the record exists with O(fingerprint) and the digest of
+      O(secrets), whatever the files, units and watchers are now.
+  returned: always
+  type: bool
+  sample: true
 units:
   description:
     - With O(state=read), each unit of O(units) with its systemd C(load) state (C(not-found)
@@ -300,7 +310,14 @@ def main():
     )
     path, fingerprint = module.params["path"], module.params["fingerprint"]
     record = read_record(path)
-    result = dict(changed=False, converged=False, reasons=[], differing_files=[], units={})
+    result = dict(
+        changed=False,
+        converged=False,
+        values_recorded=False,
+        reasons=[],
+        differing_files=[],
+        units={},
+    )
     # Check mode on a fresh host makes no key: there is no record to compare with either.
     key = host_key(module.params["digest_key"], create=not module.check_mode)
     if key is None:
@@ -320,6 +337,10 @@ def main():
             client = CircusClient.from_module(module)
             result["reasons"] = watcher_reasons(client, module.params["watchers"])
         result["converged"] = not result["reasons"]
+        result["values_recorded"] = bool(record) and (
+            record.get("fingerprint"),
+            record.get("secrets"),
+        ) == (fingerprint, secrets)
         result["differing_files"] = differing_files(record, checksums)
         module.exit_json(**result)
 

@@ -465,9 +465,14 @@ def test_bad_variables_stop_the_role_before_it_changes_anything(
 
 def validates(role, task_name):
     """Whether the task is the role's argument validation, the include of its preflight
-    checks (tasks/main.yml) or one of them."""
+    checks (tasks/main.yml) or one of them (tasks/preflight.yml and the checks.yml it
+    includes)."""
     main = yaml.safe_load((ROLES / role / "tasks" / "main.yml").read_text())
-    preflight = yaml.safe_load((ROLES / role / "tasks" / "preflight.yml").read_text())
+    preflight = [
+        task
+        for name in ("preflight.yml", "checks.yml")
+        for task in yaml.safe_load((ROLES / role / "tasks" / name).read_text())
+    ]
     include = [
         task["name"]
         for task in main

@@ -133,6 +133,12 @@ BAD_INPUTS = [
         "server_names must be host names",
     ),
     ({"nginx_proxy_client_max_body_size": "10m; autoindex on"}, "nginx_proxy_client_max_body_size"),
+    # Only a secret differs from the recorded run: the checks skipped for recorded values
+    # run again (a secret is not in the fingerprint).
+    (
+        {"django_app_pip_index_url": "https://u:pw@index.example/simple\n[global]\ncert = /x"},
+        "django_app_pip_index_url must be empty or an https:// URL",
+    ),
 ]
 
 

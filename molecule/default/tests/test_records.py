@@ -69,6 +69,13 @@ def test_a_run_on_a_converged_host_skips_the_roles_work(bookworm):
     # The includes of install and configure were skipped: none of their tasks ran.
     for task in ["Write circus.ini", "Write the app's Circus watcher", "Write the site demo"]:
         assert f": {task}]" not in run.stdout, task
+    # So were the variables' checks: the last complete run passed them with these values.
+    for task in [
+        "Check each value written into circus.ini and the unit",
+        "Read whether the app's user exists on the host",
+        "Check that each site has upstreams",
+    ]:
+        assert f": {task}]" not in run.stdout, task
 
 
 def test_a_hand_edited_config_is_written_again_and_applied(bookworm):

@@ -213,6 +213,22 @@ def test_a_changed_secret_is_a_reason_but_neither_it_nor_a_plain_digest_is_shown
         assert digest.hexdigest() not in shown
 
 
+def test_values_are_recorded_while_the_fingerprint_and_secrets_are_the_last_run_s(
+    capsys, managed, systemctl
+):
+    """What lets a role skip checking its variables: the same values and code passed them
+    in the last complete run, whatever the host's files and units are now."""
+    assert read(capsys, managed)["values_recorded"] is False
+    record(capsys, managed, secrets=SECRETS)
+    pathlib.Path(managed["conf"]).unlink()
+    systemctl.write_text("LoadState=loaded\nActiveState=failed\n")
+    held = read(capsys, managed, secrets=SECRETS, units=["circusd"])
+    assert (held["converged"], held["values_recorded"]) == (False, True)
+    assert read(capsys, managed, fingerprint="v2", secrets=SECRETS)["values_recorded"] is False
+    assert read(capsys, managed, secrets={"users": []})["values_recorded"] is False
+    assert read(capsys, managed)["values_recorded"] is False
+
+
 def test_the_same_secret_has_another_digest_on_another_host(capsys, managed):
     record(capsys, managed, secrets=SECRETS)
     first = json.loads(pathlib.Path(managed["record"]).read_text())
