@@ -10,9 +10,11 @@ module: app_archive
 short_description: Pack an app's source into one archive named by the hash of its content
 version_added: 0.2.0
 description:
-  - Meant to run once per play on the controller, with C(delegate_to) V(localhost) and
-    C(run_once). The P(webstack.circus.django_app#role) role ships the archive to every
-    app host in one transfer and unpacks it into a new release.
+  - Runs on the controller, in Ansible's own process (an action plugin), whatever host the
+    task is for. Give it C(run_once) to pack once per play. The
+    P(webstack.circus.django_app#role) role ships the archive to every app host in one
+    transfer and unpacks it into a new release.
+  - Relative paths are taken from the directory C(ansible-playbook) runs in.
   - A directory inside a git work tree ships the files C(git ls-files) lists (tracked
     files that still exist). Any other directory ships every file except
     C(__pycache__), C(*.pyc), C(.git), C(.venv), C(node_modules), local SQLite files
@@ -43,7 +45,14 @@ options:
     default: []
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details:
@@ -62,9 +71,7 @@ EXAMPLES = r"""
     src: "{{ playbook_dir }}/shop"
     dest: "{{ lookup('ansible.builtin.env', 'HOME') }}/.cache/webstack.circus"
     exclude: ["*.log", "/docs"]
-  delegate_to: localhost
   run_once: true
-  become: false
   register: shop_archive
 """
 
@@ -92,172 +99,12 @@ files:
   sample: [manage.py, mysite/__init__.py, mysite/settings.py]
 """
 
-import fnmatch
-import hashlib
-import os
-import stat
-import subprocess
-import tarfile
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
-DEFAULT_EXCLUDE = [
-    "__pycache__",
-    "*.pyc",
-    ".git",
-    ".venv",
-    "node_modules",
-    "*.sqlite3",
-    "*.sqlite",
-    "/media",
-]
-CHUNK = 1 << 20
-
-
-class SourceError(Exception):
-    pass
-
-
-def excluded(relative, patterns):
-    """Whether a path (relative, with /) matches one of the patterns: a pattern that
-    starts with / matches the path or one of its parents from the top, any other one
-    matches the name of the path or of one of its parents."""
-    parts = relative.split("/")
-    for pattern in patterns:
-        if pattern.startswith("/"):
-            anchored = pattern.strip("/")
-            if any(
-                fnmatch.fnmatchcase("/".join(parts[: depth + 1]), anchored)
-                for depth in range(len(parts))
-            ):
-                return True
-        elif any(fnmatch.fnmatchcase(part, pattern) for part in parts):
-            return True
-    return False
-
-
-def git_files(src):
-    """Tracked files of the work tree under src, or None if src is not in a work tree."""
-    try:
-        inside = subprocess.run(
-            ["git", "-C", src, "rev-parse", "--is-inside-work-tree"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        return None
-    if inside.returncode != 0 or inside.stdout.strip() != "true":
-        return None
-    listed = subprocess.run(
-        ["git", "-C", src, "ls-files", "-z", "--cached"], capture_output=True, check=False
-    )
-    if listed.returncode != 0:
-        raise SourceError(
-            f"git ls-files failed in {src}: {listed.stderr.decode(errors='replace').strip()}"
-        )
-    names = [name.decode("utf-8", "surrogateescape") for name in listed.stdout.split(b"\0") if name]
-    return sorted(set(name for name in names if os.path.lexists(os.path.join(src, name))))
-
-
-def walked_files(src, patterns):
-    """Every file and symlink under src not excluded, sorted."""
-    found = []
-    for directory, subdirectories, files in os.walk(src):
-        relative_dir = os.path.relpath(directory, src)
-        prefix = "" if relative_dir == "." else relative_dir.replace(os.sep, "/") + "/"
-        kept = []
-        for name in sorted(subdirectories):
-            path = os.path.join(directory, name)
-            if excluded(prefix + name, patterns):
-                continue
-            if os.path.islink(path):
-                found.append(prefix + name)
-            else:
-                kept.append(name)
-        subdirectories[:] = kept
-        found.extend(prefix + name for name in files if not excluded(prefix + name, patterns))
-    return sorted(found)
-
-
-def shipped_files(src, exclude):
-    """(kind, sorted relative paths) of what a directory source ships."""
-    tracked = git_files(src)
-    if tracked is not None:
-        files = [name for name in tracked if not excluded(name, exclude)]
-        if not files:
-            raise SourceError(
-                f"{src} is in a git work tree where git ls-files lists no file to ship: "
-                "add and commit the app's files, or ship a directory outside a work tree"
-            )
-        return "git", files
-    files = walked_files(src, DEFAULT_EXCLUDE + list(exclude))
-    if not files:
-        raise SourceError(f"{src} has no file to ship")
-    return "directory", files
-
-
-def file_digest(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        for block in iter(lambda: source.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def tree_hash(src, files):
-    """SHA-256 over each path with its type, executable bit and content (or link target)."""
-    digest = hashlib.sha256()
-    for name in files:
-        path = os.path.join(src, name)
-        if os.path.islink(path):
-            entry = f"{name}\0link\0{os.readlink(path)}\n"
-        else:
-            executable = "x" if os.stat(path).st_mode & stat.S_IXUSR else "-"
-            entry = f"{name}\0file\0{executable}\0{file_digest(path)}\n"
-        digest.update(entry.encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
-
-
-def normalized(info, mode):
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    info.mode = mode
-    return info
-
-
-def write_archive(src, files, destination):
-    """A tar.gz of the files with their parent directories, owned by root, mode 0644 (0755
-    for executables and directories); written beside the destination, then renamed."""
-    directories = sorted(
-        {
-            "/".join(name.split("/")[:depth])
-            for name in files
-            for depth in range(1, name.count("/") + 1)
-        }
-    )
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(destination), suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
-            for name in directories:
-                info = tarfile.TarInfo(name)
-                info.type = tarfile.DIRTYPE
-                archive.addfile(normalized(info, 0o755))
-            for name in files:
-                path = os.path.join(src, name)
-                info = archive.gettarinfo(path, arcname=name)
-                if info.issym():
-                    archive.addfile(normalized(info, 0o777))
-                    continue
-                mode = 0o755 if info.mode & stat.S_IXUSR else 0o644
-                with open(path, "rb") as content:
-                    archive.addfile(normalized(info, mode), content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, destination)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+from ansible_collections.webstack.circus.plugins.module_utils.source_archive import (
+    SourceError,
+    pack,
+)
 
 
 def main():
@@ -269,26 +116,16 @@ def main():
         ),
         supports_check_mode=True,
     )
-    src, dest = module.params["src"].rstrip("/") or "/", module.params["dest"]
-    if os.path.isfile(src):
-        module.exit_json(
-            changed=False, tree=file_digest(src), archive=src, kind="package", files=[]
-        )
-    if not os.path.isdir(src):
-        module.fail_json(
-            msg=f"the app's source {src} is neither a directory nor a file on the controller"
-        )
     try:
-        kind, files = shipped_files(src, module.params["exclude"])
-        tree = tree_hash(src, files)
+        result = pack(
+            module.params["src"],
+            module.params["dest"],
+            module.params["exclude"],
+            check_mode=module.check_mode,
+        )
     except (SourceError, OSError) as error:
         module.fail_json(msg=str(error))
-    archive = os.path.join(dest, tree[:16] + ".tar.gz")
-    changed = not os.path.exists(archive)
-    if changed and not module.check_mode:
-        os.makedirs(dest, exist_ok=True)
-        write_archive(src, files, archive)
-    module.exit_json(changed=changed, tree=tree, archive=archive, kind=kind, files=files)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

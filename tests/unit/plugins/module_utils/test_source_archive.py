@@ -1,11 +1,12 @@
-"""What a source directory ships, and the hash that names a release."""
+"""What a source directory ships, and the hash that names a release (source_archive, which
+the app_archive action and module share)."""
 
 import subprocess
 import tarfile
 
 import pytest
 
-from ansible_collections.webstack.circus.plugins.modules import app_archive
+from ansible_collections.webstack.circus.plugins.module_utils import source_archive
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def source(tmp_path):
 
 
 def shipped(root, exclude=()):
-    return app_archive.shipped_files(str(root), list(exclude))
+    return source_archive.shipped_files(str(root), list(exclude))
 
 
 def test_a_plain_directory_ships_all_but_the_default_exclusions(source):
@@ -69,31 +70,31 @@ def test_a_git_work_tree_ships_what_git_ls_files_lists(source):
 
 def test_a_git_work_tree_that_lists_nothing_is_refused(source, tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    with pytest.raises(app_archive.SourceError, match="lists no file to ship"):
+    with pytest.raises(source_archive.SourceError, match="lists no file to ship"):
         shipped(source)
 
 
 def test_the_hash_follows_content_names_and_the_executable_bit(source):
     files = shipped(source)[1]
-    first = app_archive.tree_hash(str(source), files)
-    assert app_archive.tree_hash(str(source), files) == first
+    first = source_archive.tree_hash(str(source), files)
+    assert source_archive.tree_hash(str(source), files) == first
     (source / "manage.py").write_text("changed")
-    second = app_archive.tree_hash(str(source), files)
+    second = source_archive.tree_hash(str(source), files)
     assert second != first
     (source / "manage.py").chmod(0o755)
-    third = app_archive.tree_hash(str(source), files)
+    third = source_archive.tree_hash(str(source), files)
     assert third != second
     (source / "docs" / "index.md").unlink()
-    assert app_archive.tree_hash(str(source), shipped(source)[1]) != third
+    assert source_archive.tree_hash(str(source), shipped(source)[1]) != third
 
 
 def test_a_deleted_file_changes_the_hash_and_leaves_the_archive(source, tmp_path):
-    before = app_archive.tree_hash(str(source), shipped(source)[1])
+    before = source_archive.tree_hash(str(source), shipped(source)[1])
     (source / "docs" / "index.md").unlink()
     files = shipped(source)[1]
-    assert app_archive.tree_hash(str(source), files) != before
+    assert source_archive.tree_hash(str(source), files) != before
     archive = tmp_path / "out.tar.gz"
-    app_archive.write_archive(str(source), files, str(archive))
+    source_archive.write_archive(str(source), files, str(archive))
     with tarfile.open(archive) as packed:
         members = {member.name: member for member in packed.getmembers()}
     assert "docs/index.md" not in members
