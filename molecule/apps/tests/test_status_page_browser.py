@@ -10,6 +10,7 @@ import pytest
 import test_status_page
 from helpers import circusctl
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 # The address and the passwords, as the HTTP tests read them.
@@ -61,6 +62,20 @@ def wait_for_count(driver, count, timeout=30):
     return shown_processes(driver)
 
 
+def click(driver, selector, timeout=10):
+    """Click the element, found again when the page re-rendered it between finding and
+    clicking (it redraws each watcher as circusd's state comes in)."""
+    WebDriverWait(
+        driver,
+        timeout,
+        poll_frequency=0.2,
+        ignored_exceptions=[StaleElementReferenceException],
+    ).until(
+        lambda d: d.find_element("css selector", selector).click() is None,
+        message=f"could not click {selector}",
+    )
+
+
 def circus_pids(host):
     return sorted(host.check_output(circusctl(host) + " list " + WATCHER).split(","), key=int)
 
@@ -80,7 +95,7 @@ def test_a_scale_up_appears_on_the_open_page_and_the_operator_scales_down(host, 
     browser.save_screenshot(str(test_status_page.SCREENSHOT))
 
     decr = f'section.watcher[data-watcher="{WATCHER}"] button[data-action="decr"]'
-    browser.find_element("css selector", decr).click()
+    click(browser, decr)
     assert wait_for_count(browser, 2) == circus_pids(host)
     assert host.check_output(circusctl(host) + " numprocesses " + WATCHER) == "2"
     assert browser.execute_script("return window.sameDocument === true;")
