@@ -522,3 +522,23 @@ def test_two_apps_of_one_host_take_their_own_port_user_and_home(
     else:
         assert result.returncode != 0, output
         assert message in output, output
+
+
+@pytest.mark.parametrize(
+    ("role", "variables"),
+    [("circus", {}), ("django_app", GOOD_APP), ("nginx_proxy", {"nginx_proxy_sites": [GOOD_SITE]})],
+)
+def test_the_preflight_makes_no_digest_key_on_a_fresh_host(
+    tmp_path, ansible_playbook, role, variables
+):
+    """The preflight reads the role's record to skip checks it passed before, and changes
+    nothing: the host's digest key is made by the role's first complete run."""
+    key = pathlib.Path("/var/lib/webstack/records/.digest-key")
+    if key.exists():
+        pytest.skip(f"{key} exists on this machine already")
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(dict(variables, role_under_test=role)))
+    result = ansible_playbook("roles/role_preflight.yml", "-e", "@" + str(extra))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Read whether the last complete run had these values" in result.stdout
+    assert not key.exists()
