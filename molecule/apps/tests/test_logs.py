@@ -1,9 +1,21 @@
 """Logs survive logrotate (the circus role's file, Debian's for nginx), and the flapping
 plugin runs with the app's watcher."""
 
+import time
 import uuid
 
 from helpers import circusctl, http_get
+
+
+def wait_for_line(host, path, text, timeout=15):
+    """Whether text is in the file within timeout seconds: a renamed log is reopened at
+    the next line the program writes, which may come after the command that caused it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if host.file(path).exists and text in host.file(path).content_string:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def request_with_marker(host):
@@ -29,7 +41,7 @@ def test_circusd_log_follows_logrotate(host):
     # A command circusd logs, harmless to the app: the flapping plugin is restarted.
     restart = host.run(f"{circusctl(host)} restart plugin:flapping")
     assert restart.rc == 0, restart.stdout + restart.stderr
-    assert "plugin:flapping" in host.file("/var/log/circus/circusd.log").content_string
+    assert wait_for_line(host, "/var/log/circus/circusd.log", "plugin:flapping")
     assert (
         "plugin:flapping restarted" not in host.file("/var/log/circus/circusd.log.1").content_string
     )

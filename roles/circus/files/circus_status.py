@@ -195,6 +195,24 @@ async function act(watcher, action) {
   if (!answer.ok) { alert(action + " " + watcher + ": " + (await answer.text())); }
   refresh();
 }
+function fill(section, watcher) {
+  const state = section.querySelector(".state");
+  const count = watcher.processes.length;
+  state.className = "state " + watcher.status;
+  state.textContent = watcher.status + ", " + count + (count === 1 ? " process" : " processes");
+  state.dataset.count = count;
+  const body = section.querySelector("tbody");
+  body.replaceChildren();
+  for (const process of watcher.processes) {
+    const row = body.insertRow();
+    row.className = "process";
+    cell(row, process.pid);
+    cell(row, number(process.cpu, 1));
+    cell(row, number(process.mem, 1));
+    cell(row, process.mem_rss || "");
+    cell(row, number(process.age, 0));
+  }
+}
 function watcherSection(watcher) {
   const section = document.createElement("section");
   section.className = "watcher";
@@ -202,11 +220,8 @@ function watcherSection(watcher) {
   const title = document.createElement("h3");
   title.textContent = watcher.name + " ";
   const state = document.createElement("span");
-  state.className = "state " + watcher.status;
-  const count = watcher.processes.length;
-  state.textContent = watcher.status + ", " + count + (count === 1 ? " process" : " processes");
-  state.dataset.count = watcher.processes.length;
   title.appendChild(state);
+  state.className = "state";
   if (operator && watcher.controllable) {
     for (const [action, label] of [["incr", "+1"], ["decr", "\\u22121"], ["reload", "reload"]]) {
       const button = document.createElement("button");
@@ -220,21 +235,29 @@ function watcherSection(watcher) {
   const table = document.createElement("table");
   const head = table.createTHead().insertRow();
   for (const name of ["PID", "CPU %%", "Memory %%", "RSS", "Age (s)"]) { cell(head, name, "th"); }
-  const body = table.createTBody();
-  for (const process of watcher.processes) {
-    const row = body.insertRow();
-    row.className = "process";
-    cell(row, process.pid);
-    cell(row, number(process.cpu, 1));
-    cell(row, number(process.mem, 1));
-    cell(row, process.mem_rss || "");
-    cell(row, number(process.age, 0));
-  }
+  table.createTBody();
   section.appendChild(table);
+  fill(section, watcher);
   return section;
+}
+// The apps, their watchers and the buttons shown: while they stay the same, a refresh
+// updates each watcher's state and processes in place, so that it never replaces a
+// button between the press and the release of a click (which would lose the click).
+function shape(data) {
+  return JSON.stringify(data.apps.map(app => [app.name, app.watchers.map(
+    watcher => [watcher.name, Boolean(operator && watcher.controllable)])]));
 }
 function render(data) {
   const apps = document.getElementById("apps");
+  const wanted = shape(data);
+  if (apps.dataset.shape === wanted) {
+    const sections = apps.querySelectorAll("section.watcher");
+    let index = 0;
+    for (const app of data.apps) {
+      for (const watcher of app.watchers) { fill(sections[index++], watcher); }
+    }
+    return;
+  }
   apps.replaceChildren();
   for (const app of data.apps) {
     const section = document.createElement("section");
@@ -246,6 +269,7 @@ function render(data) {
     for (const watcher of app.watchers) { section.appendChild(watcherSection(watcher)); }
     apps.appendChild(section);
   }
+  apps.dataset.shape = wanted;
 }
 async function refresh() {
   const note = document.getElementById("note");
