@@ -96,6 +96,8 @@ def test_a_scale_up_appears_on_the_open_page_and_the_operator_scales_down(host, 
 
     decr = f'section.watcher[data-watcher="{WATCHER}"] button[data-action="decr"]'
     click(browser, decr)
-    assert wait_for_count(browser, 2) == circus_pids(host)
+    # circusd stops the process gracefully: up to the demo's graceful_timeout (30 s), then
+    # the page's next refresh (2 s) shows it gone.
+    assert wait_for_count(browser, 2, timeout=60) == circus_pids(host)
     assert host.check_output(circusctl(host) + " numprocesses " + WATCHER) == "2"
     assert browser.execute_script("return window.sameDocument === true;")
