@@ -13,6 +13,7 @@ import os
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.webstack.circus.plugins.module_utils.source_archive import (
+    ARGUMENT_SPEC,
     SourceError,
     pack,
 )
@@ -24,13 +25,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        arguments = self.validate_argument_spec(
-            argument_spec=dict(
-                src=dict(type="path", required=True),
-                dest=dict(type="path", required=True),
-                exclude=dict(type="list", elements="str", default=[]),
-            ),
-        )[1]
+        arguments = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         # Relative paths are the controller's, from where ansible-playbook runs.
         try:
             result.update(

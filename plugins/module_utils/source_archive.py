@@ -26,6 +26,12 @@ DEFAULT_EXCLUDE = [
     "/media",
 ]
 CHUNK = 1 << 20
+# The options of app_archive, checked alike by its action plugin and its module.
+ARGUMENT_SPEC = dict(
+    src=dict(type="path", required=True),
+    dest=dict(type="path", required=True),
+    exclude=dict(type="list", elements="str", default=[]),
+)
 
 
 class SourceError(Exception):
@@ -112,6 +118,7 @@ def shipped_files(src, exclude):
 
 
 def file_digest(path):
+    """SHA-256 of a file's content (hexadecimal), read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as source:
         for block in iter(lambda: source.read(CHUNK), b""):

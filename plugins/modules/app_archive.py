@@ -102,6 +102,7 @@ files:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.webstack.circus.plugins.module_utils.source_archive import (
+    ARGUMENT_SPEC,
     SourceError,
     pack,
 )
@@ -109,11 +110,7 @@ from ansible_collections.webstack.circus.plugins.module_utils.source_archive imp
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            src=dict(type="path", required=True),
-            dest=dict(type="path", required=True),
-            exclude=dict(type="list", elements="str", default=[]),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     try:

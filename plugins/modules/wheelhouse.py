@@ -147,6 +147,8 @@ import zipfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.webstack.circus.plugins.module_utils.source_archive import file_digest
+
 try:
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -162,7 +164,6 @@ COMPLETION_ROUNDS = 10
 # The oldest manylinux glibc (manylinux1), and the legacy names of the PEP 600 tags.
 OLDEST_GLIBC_MINOR = 5
 LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-CHUNK = 1 << 20
 
 
 class WheelhouseError(Exception):
@@ -223,14 +224,6 @@ def wheel_argv(python, found, requirements, files, no_deps=False):
     for path in files:
         argv += ["--requirement", path]
     return argv + list(requirements)
-
-
-def file_digest(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        for block in iter(lambda: source.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def wheelhouse_key(requirements, files, python_version, machine, glibc):
