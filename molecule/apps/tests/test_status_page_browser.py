@@ -10,7 +10,6 @@ import pytest
 import test_status_page
 from helpers import circusctl
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 # The address and the passwords, as the HTTP tests read them.
@@ -62,20 +61,6 @@ def wait_for_count(driver, count, timeout=30):
     return shown_processes(driver)
 
 
-def click(driver, selector, timeout=10):
-    """Click the element, found again when the page re-rendered it between finding and
-    clicking (it redraws each watcher as circusd's state comes in)."""
-    WebDriverWait(
-        driver,
-        timeout,
-        poll_frequency=0.2,
-        ignored_exceptions=[StaleElementReferenceException],
-    ).until(
-        lambda d: d.find_element("css selector", selector).click() is None,
-        message=f"could not click {selector}",
-    )
-
-
 def circus_pids(host):
     return sorted(host.check_output(circusctl(host) + " list " + WATCHER).split(","), key=int)
 
@@ -95,7 +80,8 @@ def test_a_scale_up_appears_on_the_open_page_and_the_operator_scales_down(host, 
     browser.save_screenshot(str(test_status_page.SCREENSHOT))
 
     decr = f'section.watcher[data-watcher="{WATCHER}"] button[data-action="decr"]'
-    click(browser, decr)
+    # The page updates the watchers in place: the button found is the one on the page.
+    browser.find_element("css selector", decr).click()
     # circusd stops the process gracefully: up to the demo's graceful_timeout (30 s), then
     # the page's next refresh (2 s) shows it gone.
     assert wait_for_count(browser, 2, timeout=60) == circus_pids(host)
