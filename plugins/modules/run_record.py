@@ -78,6 +78,14 @@ options:
     type: list
     elements: str
     default: []
+  lazy:
+    description:
+      - With O(state=read), ask systemd about O(units) only when everything else holds, as
+        for O(watchers). RV(units) is then empty on a host that has not converged anyway.
+      - For a read made before the variables are checked (the roles' preflight), which needs
+        RV(values_recorded), and RV(converged) to stand for the role's own read.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - webstack.circus.circusctl
   - ansible.builtin.action_common_attributes
@@ -156,7 +164,8 @@ values_recorded:
   sample: true
 units:
   description:
-    - With O(state=read), each unit of O(units) with its systemd C(load) state (C(not-found)
+    - With O(state=read), each unit of O(units) (none with O(lazy) on a host that has not
+      converged) with its systemd C(load) state (C(not-found)
       when it is not installed, which check mode on a fresh host needs to know) and its
       C(active) state. Empty with O(state=present).
   returned: always
@@ -304,6 +313,7 @@ def main():
             files=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
             watchers=dict(type="list", elements="str", default=[]),
+            lazy=dict(type="bool", default=False),
             **CONNECTION_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
@@ -327,7 +337,13 @@ def main():
     if module.params["state"] == "read":
         files = record["files"] if record else {}
         checksums = {file: file_digest(key, file) for file in files}
-        result["units"] = unit_states(module, module.params["units"])
+        units = module.params["units"]
+        # A lazy read asks systemd, like circusd below, only of a host that holds otherwise.
+        if module.params["lazy"] and unconverged_reasons(
+            record, fingerprint, secrets, checksums, {}
+        ):
+            units = []
+        result["units"] = unit_states(module, units)
         result["reasons"] = unconverged_reasons(
             record, fingerprint, secrets, checksums, result["units"]
         )

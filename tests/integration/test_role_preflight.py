@@ -465,12 +465,12 @@ def test_bad_variables_stop_the_role_before_it_changes_anything(
 
 def validates(role, task_name):
     """Whether the task is the role's argument validation, the include of its preflight
-    checks (tasks/main.yml) or one of them (tasks/preflight.yml and the checks.yml it
-    includes)."""
+    checks (tasks/main.yml) or one of them (tasks/preflight.yml, and the read.yml and
+    checks.yml it imports and includes)."""
     main = yaml.safe_load((ROLES / role / "tasks" / "main.yml").read_text())
     preflight = [
         task
-        for name in ("preflight.yml", "checks.yml")
+        for name in ("preflight.yml", "read.yml", "checks.yml")
         for task in yaml.safe_load((ROLES / role / "tasks" / name).read_text())
     ]
     include = [
@@ -540,5 +540,5 @@ def test_the_preflight_makes_no_digest_key_on_a_fresh_host(
     extra.write_text(json.dumps(dict(variables, role_under_test=role)))
     result = ansible_playbook("roles/role_preflight.yml", "-e", "@" + str(extra))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Read whether the last complete run had these values" in result.stdout
+    assert f"{role} : Read whether " in result.stdout
     assert not key.exists()

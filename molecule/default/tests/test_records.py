@@ -28,6 +28,23 @@ def recap(output):
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)}
 
 
+def task_runs(output, task):
+    """How many times a task named `task` ran (ok or changed) and was skipped in a run."""
+    blocks = re.split(r"^TASK \[", output, flags=re.MULTILINE)[1:]
+    mine = [block for block in blocks if re.match(rf"[^\]\n]*: {re.escape(task)}\]", block)]
+    ran = sum(bool(re.search(r"^(ok|changed): ", block, re.MULTILINE)) for block in mine)
+    return dict(ran=ran, skipped=len(mine) - ran)
+
+
+# Each role's read of its record (tasks/read.yml), made by site.yml's preflight and again
+# by the role only when a role before it changed the host.
+READS = [
+    "Read whether circusd runs what the last complete run left",
+    "Read whether the host runs what the last complete run left",
+    "Read whether nginx runs what the last complete run left",
+]
+
+
 def circusd_pid(host):
     return host.run("systemctl show --property=MainPID --value circusd").stdout.strip()
 
@@ -76,6 +93,10 @@ def test_a_run_on_a_converged_host_skips_the_roles_work(bookworm):
         "Check that each site has upstreams",
     ]:
         assert f": {task}]" not in run.stdout, task
+    # Each record was read once, by the preflight: no role changed the host, so each role
+    # took the preflight's read as its own.
+    for task in READS:
+        assert task_runs(run.stdout, task) == dict(ran=1, skipped=1), task
 
 
 def test_a_hand_edited_config_is_written_again_and_applied(bookworm):
@@ -86,6 +107,10 @@ def test_a_hand_edited_config_is_written_again_and_applied(bookworm):
     assert "intruder" not in bookworm.file(CIRCUS_INI).content_string
     # circusd was restarted onto the file as the role writes it, and serves again.
     assert circusd_pid(bookworm) != before
+    # circus changed the host: the roles after it read their records again, though the
+    # preflight had read them unchanged.
+    for task in READS:
+        assert task_runs(run.stdout, task) == dict(ran=2, skipped=0), task
     deadline = time.monotonic() + 60
     while http_get(bookworm, "/healthz")["status"] != 200:
         assert time.monotonic() < deadline, "the site did not answer within 60 s of the run"

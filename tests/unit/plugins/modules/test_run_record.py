@@ -129,6 +129,21 @@ def test_a_unit_that_is_not_active_or_not_installed_is_named(capsys, managed, sy
     assert read(capsys, managed, units=["circusd", "nginx"])["converged"] is True
 
 
+def test_a_lazy_read_asks_systemd_only_of_a_host_that_holds_otherwise(
+    capsys, managed, systemctl, tmp_path
+):
+    systemctl.write_text(show(("loaded", "inactive")))
+    # No record (systemd need not even run): not converged, without asking.
+    fresh = read(capsys, managed, units=["circusd"], lazy=True)
+    assert (fresh["converged"], fresh["units"]) == (False, {})
+    record(capsys, managed)
+    assert read(capsys, managed, fingerprint="v2", units=["circusd"], lazy=True)["units"] == {}
+    assert not (tmp_path / "calls").exists()
+    held = read(capsys, managed, units=["circusd"], lazy=True)
+    assert held["reasons"] == ["circusd is inactive"]
+    assert held["units"] == {"circusd": {"load": "loaded", "active": "inactive"}}
+
+
 def test_systemctl_answering_for_fewer_units_fails(capsys, managed, systemctl):
     record(capsys, managed)
     systemctl.write_text(show(("loaded", "active")))
