@@ -8,8 +8,9 @@ systemd containers running sshd (bench/ssh-hosts.sh), everything measured in one
   BEFORE (default 135dc84, the roles before run records) on a host it deployed; then the
   HOSTS hosts against 1 host.
 
-Writes bench/results/deploy-speed.json (one object: machine, versions, every run, medians
-and ratios). Usage: python3 bench/deploy_speed.py [--hosts 8] [--runs 3] [--before REV]
+Writes bench/results/deploy-speed.json (one object: machine, versions, every run with its
+wall time and the controller's CPU time, medians and ratios).
+Usage: python3 bench/deploy_speed.py [--hosts 8] [--runs 3] [--before REV]
 """
 
 import argparse
@@ -98,7 +99,11 @@ def main():
         before = Path(work) / "before"
         before_checkout(args.before, before)
         try:
-            runs["cold 1 host"] = [site("bench-ssh-1")]
+            # Profiled: where a cold deploy's time goes (profile_tasks lists the slowest
+            # tasks at the end; it costs a few ms per task).
+            runs["cold 1 host"] = [
+                site("bench-ssh-1", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
+            ]
             runs["cold 1 host, before"] = [
                 site("bench-ssh-2", root=before, ANSIBLE_PIPELINING="True")
             ]
@@ -127,6 +132,14 @@ def main():
         for name, values in runs.items()
     }
     result["medians"] = medians
+    # What the controller's CPU allows: HOSTS hosts cannot take less wall time than their
+    # controller CPU time spread over every core.
+    cpu = {
+        name: statistics.median(r["controller_cpu_seconds"] for r in values)
+        for name, values in runs.items()
+        if all(isinstance(r, dict) for r in values)
+    }
+    result["controller_cpu_medians"] = cpu
     result["ratios"] = {
         "cold 1 host / hand-written": round(
             medians["cold 1 host"] / medians["cold 1 host, hand-written shell"], 2
@@ -142,6 +155,10 @@ def main():
         ),
         f"no-op {args.hosts} hosts / 1 host": round(
             medians[f"no-op {args.hosts} hosts"] / medians["no-op 1 host"], 2
+        ),
+        f"no-op {args.hosts} hosts, controller CPU / cores / no-op 1 host": round(
+            cpu[f"no-op {args.hosts} hosts"] / result["machine"]["nproc"] / medians["no-op 1 host"],
+            2,
         ),
     }
     result["load_average_after"] = load_average()

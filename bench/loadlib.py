@@ -235,7 +235,9 @@ def container_versions(container):
 def playbook(root, inventory, name, *args, **env):
     """Run the playbook `name` of the checkout at root (its own build/collections) and
     exit with its errors when it fails; its wall time in seconds and the recap's
-    ok/changed/skipped counts summed over the hosts."""
+    ok/changed/skipped counts summed over the hosts, and the CPU time the controller spent
+    (ansible-playbook and the processes it waited for: its forks, ssh)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     run = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), name, *args],
@@ -252,6 +254,8 @@ def playbook(root, inventory, name, *args, **env):
         check=False,
     )
     seconds = round(time.monotonic() - started, 2)
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = round(now.ru_utime - used.ru_utime + now.ru_stime - used.ru_stime, 2)
     if run.returncode != 0:
         errors = [line for line in run.stdout.splitlines() if "ERROR" in line or "fatal:" in line]
         raise SystemExit(
@@ -264,7 +268,16 @@ def playbook(root, inventory, name, *args, **env):
             for item in line.split(":", 1)[1].split():
                 key, value = item.split("=", 1)
                 counts[key] += int(value)
-    return {"seconds": seconds, **{key: counts[key] for key in ("ok", "changed", "skipped")}}
+    result = {
+        "seconds": seconds,
+        "controller_cpu_seconds": cpu,
+        **{key: counts[key] for key in ("ok", "changed", "skipped")},
+    }
+    # With ansible.posix.profile_tasks enabled: its slowest tasks, as it lists them.
+    slowest = re.findall(r"^(\S.*?) -{3,} (\d+\.\d+)s$", run.stdout, re.MULTILINE)
+    if slowest:
+        result["slowest_tasks"] = [[task, float(took)] for task, took in slowest]
+    return result
 
 
 def controller_versions():
