@@ -542,3 +542,23 @@ def test_the_preflight_makes_no_digest_key_on_a_fresh_host(
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{role} : Read whether " in result.stdout
     assert not key.exists()
+
+
+@pytest.mark.parametrize(
+    "watchers",
+    ["celery", [["celery"]], [{"command": ["celery"]}], [{"name": "beat", "cmd": ["celery"]}]],
+)
+def test_malformed_watchers_get_the_check_s_message_from_the_preflight_alone(
+    tmp_path, ansible_playbook, watchers
+):
+    """site.yml's preflight play includes the role's preflight without its argument
+    validation, and reads the role's record before its checks: a django_app_watchers
+    that is no list of named mappings still stops on the check's message."""
+    extra = tmp_path / "vars.json"
+    extra.write_text(
+        json.dumps(dict(GOOD_APP, django_app_watchers=watchers, role_under_test="django_app"))
+    )
+    result = ansible_playbook("roles/role_preflight.yml", "-e", "@" + str(extra))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "django_app_watchers must be a list of mappings, each with a name" in output, output
