@@ -2,8 +2,9 @@
 # Variants beside the stacks that bench/serving.sh deploys, each on its own nginx port of
 # the same container so that one run measures them with the others (serving.sh calls this
 # script; it does not change the roles):
-#   port 81 of bench-serve-chaussette: Chaussette without its per-request access log line
-#     (a second watcher on Circus socket 127.0.0.1:8001, pre-hook bench_quiet.serve);
+#   port 81 of bench-serve-chaussette: Chaussette with its per-request access log line, as
+#     django_app_access_log: true writes it (a second watcher on Circus socket
+#     127.0.0.1:8001, pre-hook bench_access_log.serve);
 #   port 81 of bench-serve-gunicorn: one gunicorn master with 2 workers on the Circus
 #     socket (numprocesses 1, --workers 2), as the classic stack runs it;
 #   port 81 of bench-serve-uvicorn: nginx keeps connections to the upstream open
@@ -47,19 +48,20 @@ variant_site() {
     return 1
 }
 
-docker exec -i bench-serve-chaussette sh -c 'cat >/srv/demo/lib/bench_quiet.py' <<'PYTHON'
+docker exec -i bench-serve-chaussette sh -c 'cat >/srv/demo/lib/bench_access_log.py' <<'PYTHON'
 """Chaussette pre-hook for bench/serving-variants.sh: the role's hook (drain, readiness)
-without wsgiref's access log line per request on stderr, which Circus carries to a file."""
-import wsgiref.simple_server
+with wsgiref's access log line per request on stderr, which Circus carries to a file
+(what django_app_access_log: true does through the environment file)."""
+import os
 
 import webstack_worker
 
 
 def serve(args=None):
-    wsgiref.simple_server.WSGIRequestHandler.log_message = lambda self, *args: None
+    os.environ["WEBSTACK_ACCESS_LOG"] = "1"
     webstack_worker.serve(args)
 PYTHON
-variant_watcher bench-serve-chaussette demo_quiet 8001 81 's/--pre-hook webstack_worker\.serve /--pre-hook bench_quiet.serve /'
+variant_watcher bench-serve-chaussette demo_access_log 8001 81 's/--pre-hook webstack_worker\.serve /--pre-hook bench_access_log.serve /'
 variant_watcher bench-serve-gunicorn demo_one_master 8001 81 's/--workers 1 /--workers 2 /; s/^numprocesses = .*/numprocesses = 1/'
 variant_site bench-serve-uvicorn demo_keepalive 81 127.0.0.1:8000 \
     "-e '/max_fails=3/a\\    keepalive 16;' -e '/proxy_pass /a\\        proxy_http_version 1.1;\\n        proxy_set_header Connection \"\";'"

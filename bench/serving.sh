@@ -51,7 +51,7 @@ cases+=(--case "nginx static file" static "http://$chaussette/static/$stylesheet
 for stack in chaussette gunicorn uvicorn; do
     address=$(bench_address "bench-serve-$stack")
     case $stack in
-        chaussette) variant="variant: chaussette, no access log" ;;
+        chaussette) variant="variant: chaussette, access log on" ;;
         gunicorn) variant="variant: gunicorn, 1 master x 2 workers" ;;
         uvicorn) variant="variant: uvicorn, upstream keepalive" ;;
     esac

@@ -2,7 +2,8 @@
 inherit as a file descriptor, as Circus hands it, with the role's hooks
 (roles/django_app/files/webstack_worker.py): each announces that it has loaded the app,
 and on SIGTERM finishes the request it is serving and exits (Chaussette with the hook,
-gunicorn and uvicorn by themselves), while the socket stays open for the others."""
+gunicorn and uvicorn by themselves), while the socket stays open for the others; and
+each logs a line per request only with the access log on (django_app_access_log)."""
 
 import contextlib
 import os
@@ -57,21 +58,34 @@ SERVERS = {
         "--timeout-graceful-shutdown",
         "10",
         "--no-use-colors",
+        "--no-access-log",
         "--factory",
         "webstack_worker:asgi",
     ],
 }
 DRAINING = ["chaussette with drain", "gunicorn", "uvicorn"]
+# How the role turns each server's access log on (django_app_access_log: true): the
+# environment it adds and the command line it writes instead.
+ACCESS_LOG = {
+    "chaussette with drain": ({"WEBSTACK_ACCESS_LOG": "1"}, SERVERS["chaussette with drain"]),
+    "chaussette without drain": (
+        {"WEBSTACK_ACCESS_LOG": "1"},
+        SERVERS["chaussette without drain"],
+    ),
+    "gunicorn": ({}, [*SERVERS["gunicorn"][:-1], "--access-logfile", "-", "slow_app:application"]),
+    "uvicorn": ({}, [arg for arg in SERVERS["uvicorn"] if arg != "--no-access-log"]),
+}
 REQUEST = b"GET %s HTTP/1.0\r\nHost: test\r\n\r\n"
 
 
 @contextlib.contextmanager
-def running(server, ready_dir=None):
+def running(server, ready_dir=None, access_log=False, output=subprocess.DEVNULL):
     """Yield (worker, port) once the worker has answered a request; the test holds the
-    listening socket, as circusd does."""
+    listening socket, as circusd does. The worker's stdout and stderr go to output."""
+    env, command = ACCESS_LOG[server] if access_log else ({}, SERVERS[server])
     with socket.create_server(("127.0.0.1", 0)) as listener:
         fd = str(listener.fileno())
-        command = [arg.replace("FD", fd) for arg in SERVERS[server]]
+        command = [arg.replace("FD", fd) for arg in command]
         worker = subprocess.Popen(
             [str(BIN / command[0]), *command[1:]],
             cwd=HERE / "workers",
@@ -80,10 +94,11 @@ def running(server, ready_dir=None):
                 PYTHONPATH=f"{HOOKS}:{HERE / 'workers'}",
                 WEBSTACK_READY_DIR=str(ready_dir or ""),
                 WEBSTACK_ASGI_APP="slow_asgi:application",
+                **env,
             ),
             pass_fds=[listener.fileno()],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
         )
         port = listener.getsockname()[1]
         try:
@@ -146,3 +161,38 @@ def test_worker_announces_it_is_ready_under_the_pid_circus_started(tmp_path, ser
 def test_worker_that_cannot_write_its_file_still_serves(tmp_path):
     with running("chaussette with drain", ready_dir=tmp_path / "missing") as (_worker, port):
         assert status(get(port, "/")) == b"200"
+
+
+@pytest.mark.parametrize("access_log", [False, True], ids=["access log off", "access log on"])
+@pytest.mark.parametrize("server", list(ACCESS_LOG))
+def test_a_worker_logs_each_request_only_with_the_access_log_on(tmp_path, server, access_log):
+    log = tmp_path / "worker.log"
+    with (
+        log.open("wb") as output,
+        running(server, access_log=access_log, output=output) as (
+            worker,
+            port,
+        ),
+    ):
+        assert status(get(port, "/?marked-request")) == b"200"
+        # A worker logs a request once it has answered it: give it time to write the line.
+        time.sleep(1)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+    assert ("marked-request" in log.read_text()) == access_log, log.read_text()
+
+
+def test_chaussette_keeps_its_error_lines_with_the_access_log_off(tmp_path):
+    log = tmp_path / "worker.log"
+    with (
+        log.open("wb") as output,
+        running("chaussette with drain", output=output) as (_worker, port),
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as client:
+            # Parsed as HTTP/0.9, so the answer is a page without a status line.
+            client.sendall(b"NOT-HTTP\r\n\r\n")
+            assert b"Error code: 400" in client.recv(4096)
+        assert status(get(port, "/?marked-request")) == b"200"
+        time.sleep(1)
+    assert "Bad request" in log.read_text()
+    assert "marked-request" not in log.read_text()

@@ -30,7 +30,8 @@ def test_app_logs_follow_logrotate(host):
     assert rotated.rc == 0, rotated.stderr
     assert host.file("/var/log/circus/demo.stderr.log.1").exists
     marker = request_with_marker(host)
-    # Chaussette logs each request on stderr: the watcher's stream reopened the new file.
+    # Chaussette logs each request on stderr (django_app_access_log, on in this scenario):
+    # the watcher's stream reopened the new file.
     assert marker in host.file("/var/log/circus/demo.stderr.log").content_string
     assert marker not in host.file("/var/log/circus/demo.stderr.log.1").content_string
 

@@ -2,6 +2,8 @@
 
 import json
 import re
+import time
+import uuid
 
 import pytest
 from helpers import circus_variables, circusctl, http_get, run_site
@@ -23,6 +25,20 @@ def test_health_view_answers(host):
     answer = http_get(host, "/healthz")
     assert answer["status"] == 200
     assert answer["body"].strip() == "ok"
+
+
+def test_the_workers_leave_the_access_log_to_nginx(host):
+    """django_app_access_log is off by default, for Chaussette (the Debian 12 host) and
+    gunicorn (Debian 13): nginx logs the request, the workers' logs do not."""
+    marker = uuid.uuid4().hex
+    assert http_get(host, f"/healthz?marked={marker}")["status"] == 200
+    # nginx writes its line once it has answered; a worker would have by then too.
+    time.sleep(1)
+    assert marker in host.file("/var/log/nginx/access.log").content_string
+    for stream in ("stdout", "stderr"):
+        log = host.file(f"/var/log/circus/demo.{stream}.log")
+        assert log.exists
+        assert marker not in log.content_string
 
 
 def test_static_file_is_served_by_nginx_with_cache_headers(host):

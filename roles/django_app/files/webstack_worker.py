@@ -21,6 +21,10 @@ least every half second while idle; that is where the worker stops, so it never 
 inside a request and never exits with a connection accepted but not served.
 gunicorn and uvicorn drain by themselves.
 
+Access log. wsgiref writes one line per request on stderr, which circusd carries to the
+app's log; both hooks leave it out unless WEBSTACK_ACCESS_LOG is "1" (the role's
+django_app_access_log; gunicorn and uvicorn have their own switches). Error lines stay.
+
 Usage: ``chaussette --pre-hook webstack_worker.serve ...`` (or ``serve_without_drain``),
 ``gunicorn --config python:webstack_worker ...``,
 ``WEBSTACK_ASGI_APP=mysite.asgi:application uvicorn --factory webstack_worker:asgi ...``.
@@ -31,6 +35,7 @@ import os
 import signal
 import socketserver
 import sys
+import wsgiref.simple_server
 
 
 def announce_ready(pid):
@@ -63,9 +68,17 @@ def drain_on_sigterm():
     signal.signal(signal.SIGTERM, ask_to_stop)
 
 
+def log_requests_only_if_asked():
+    """Drop wsgiref's line per request unless WEBSTACK_ACCESS_LOG is "1". Its other
+    lines (a malformed request, a timeout) go through log_message, and stay."""
+    if os.environ.get("WEBSTACK_ACCESS_LOG") != "1":
+        wsgiref.simple_server.WSGIRequestHandler.log_request = lambda self, *args: None
+
+
 def serve(args=None):
     """Chaussette pre-hook: drain on SIGTERM, then announce that the app is loaded."""
     del args
+    log_requests_only_if_asked()
     drain_on_sigterm()
     announce_ready(os.getpid())
 
@@ -73,6 +86,7 @@ def serve(args=None):
 def serve_without_drain(args=None):
     """Chaussette pre-hook without the drain (django_app_drain: false)."""
     del args
+    log_requests_only_if_asked()
     announce_ready(os.getpid())
 
 
