@@ -20,6 +20,7 @@ import http.client
 import json
 import math
 import os
+import pathlib
 import platform
 import re
 import resource
@@ -176,6 +177,32 @@ def process_cpu(container):
     """CPU seconds used so far by the processes of a container, by program name (the
     processes that ended since are not counted)."""
     return in_container(container, PROCESS_CPU)
+
+
+def containers_cpu_seconds(containers):
+    """CPU seconds the containers have used since they started, all processes included
+    (those that ended too), summed: their cgroups' counters, cgroup v1 or v2."""
+    ids = subprocess.run(
+        ["docker", "inspect", "--format", "{{.Id}}", *containers],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    total = 0.0
+    for container_id in ids:
+        v1 = pathlib.Path(f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage")
+        if v1.exists():
+            total += int(v1.read_text()) / 1e9
+            continue
+        for v2 in (f"system.slice/docker-{container_id}.scope", f"docker/{container_id}"):
+            stat = pathlib.Path("/sys/fs/cgroup", v2, "cpu.stat")
+            if stat.exists():
+                usage = dict(line.split() for line in stat.read_text().splitlines())
+                total += int(usage["usage_usec"]) / 1e6
+                break
+        else:
+            raise SystemExit(f"no cgroup CPU counter found for container {container_id}")
+    return round(total, 2)
 
 
 def in_container(container, script):
