@@ -1,10 +1,13 @@
 """A real circusd for the integration tests, started fresh for each test, and
 ansible-playbook run on this collection."""
 
+import contextlib
+import ctypes
 import dataclasses
 import json
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
@@ -72,32 +75,57 @@ def port():
     return free_port()
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_the_tests():
+    """Run in circusd's process before it starts: SIGTERM when the tests' process dies,
+    killed included, so that an interrupted run leaves no circusd behind (on SIGTERM it
+    stops its watchers and plugins)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def circusd_running(ini, endpoint, log, **popen):
+    """Yield circusd (a Popen) on ini once it answers on endpoint, its output in the file
+    log; stop it afterwards with every process it started. popen: cwd, env."""
+    with open(log, "w") as out:
+        # A session of its own: its process group holds its watchers and plugins.
+        daemon = subprocess.Popen(
+            [str(BIN / "circusd"), str(ini)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_the_tests,
+            **popen,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not answers(str(BIN / "circusctl"), endpoint):
+            assert daemon.poll() is None, pathlib.Path(log).read_text()
+            assert time.monotonic() < deadline, "circusd did not answer within 30 s"
+            time.sleep(0.2)
+        yield daemon
+    finally:
+        daemon.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            daemon.wait(timeout=20)
+        # Whatever is left of its group: all of it if circusd did not stop in time. The
+        # group lives while any of its processes does, and its id is not reused meanwhile.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait()
+
+
 def run_circusd(tmp_path, ini_text):
     """Start circusd on ini_text (formatted with endpoint, tmp and port), yield a Circusd
     once it answers, stop it afterwards."""
     endpoint = f"ipc://{tmp_path}/circusd.sock"
-    circusctl = str(BIN / "circusctl")
     port = free_port()
     ini = tmp_path / "circus.ini"
     ini.write_text(ini_text.format(endpoint=endpoint, tmp=tmp_path, port=port))
-    with open(tmp_path / "circusd.log", "w") as log:
-        daemon = subprocess.Popen(
-            [str(BIN / "circusd"), str(ini)], stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not answers(circusctl, endpoint):
-            assert daemon.poll() is None, (tmp_path / "circusd.log").read_text()
-            assert time.monotonic() < deadline, "circusd did not answer within 30 s"
-            time.sleep(0.2)
-        yield Circusd(endpoint=endpoint, circusctl=circusctl, socket_port=port)
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+    with circusd_running(ini, endpoint, tmp_path / "circusd.log"):
+        yield Circusd(endpoint=endpoint, circusctl=str(BIN / "circusctl"), socket_port=port)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BIN, CIRCUS_HEADER, answers, free_port
+from conftest import BIN, CIRCUS_HEADER, circusd_running, free_port
 
 PLUGINS = pathlib.Path(__file__).parents[2] / "roles" / "circus" / "files"
 
@@ -28,45 +28,33 @@ def start_circusd(tmp_path):
     shutil.copy(PLUGINS / "webstack_circus_plugins.py", workdir)
     endpoint = f"ipc://{tmp_path}/circusd.sock"
     circusctl = str(BIN / "circusctl")
-    daemons = []
+    with contextlib.ExitStack() as daemons:
 
-    def start(ini_text):
-        ini = tmp_path / "circus.ini"
-        ini.write_text(ini_text.format(endpoint=endpoint, tmp=tmp_path))
-        with open(tmp_path / "circusd.out", "w") as out:
-            daemon = subprocess.Popen(
-                [str(BIN / "circusd"), str(ini)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=workdir,
-                env={"PATH": str(BIN) + ":/usr/bin:/bin", "PYTHONPATH": str(workdir)},
+        def start(ini_text):
+            ini = tmp_path / "circus.ini"
+            ini.write_text(ini_text.format(endpoint=endpoint, tmp=tmp_path))
+            daemons.enter_context(
+                circusd_running(
+                    ini,
+                    endpoint,
+                    tmp_path / "circusd.out",
+                    cwd=workdir,
+                    env={"PATH": str(BIN) + ":/usr/bin:/bin", "PYTHONPATH": str(workdir)},
+                )
             )
-        daemons.append(daemon)
-        deadline = time.monotonic() + 30
-        while not answers(circusctl, endpoint):
-            assert daemon.poll() is None, (tmp_path / "circusd.out").read_text()
-            assert time.monotonic() < deadline, "circusd did not answer within 30 s"
-            time.sleep(0.2)
 
-        def ctl(*args):
-            result = subprocess.run(
-                [circusctl, "--endpoint", endpoint, "--json", *args],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            return json.loads(result.stdout)
+            def ctl(*args):
+                result = subprocess.run(
+                    [circusctl, "--endpoint", endpoint, "--json", *args],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                return json.loads(result.stdout)
 
-        return ctl
+            return ctl
 
-    yield start
-    for daemon in daemons:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        yield start
 
 
 def wait_for(predicate, timeout, what):
