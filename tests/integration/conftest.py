@@ -76,13 +76,15 @@ def port():
 
 
 PR_SET_PDEATHSIG = 1
+# Looked up here, not in the forked child, which should run as little as it can.
+PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def die_with_the_tests():
     """Run in circusd's process before it starts: SIGTERM when the tests' process dies,
     killed included, so that an interrupted run leaves no circusd behind (on SIGTERM it
     stops its watchers and plugins)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @contextlib.contextmanager
