@@ -13,6 +13,8 @@ DEMO = pathlib.Path(__file__).parents[2] / "demo"
 ROLES = pathlib.Path(__file__).parents[2] / "roles"
 # A task as ansible-playbook announces it: TASK [ROLE : NAME] or TASK [NAME].
 TASK = re.compile(r"^TASK \[(?:webstack\.circus\.[a-z_]+ : )?(.*)\] \**$", re.MULTILINE)
+# A failed task's result, as ansible-playbook prints it.
+FAILED = re.compile(r"^fatal: \[[^]]+\]: FAILED! => (\{.*\})$", re.MULTILINE)
 
 GOOD_APP = {
     "django_app_name": "shop",
@@ -73,9 +75,9 @@ CASES = [
         {"circus_pip_cert": CERTIFICATE + "[global]\nindex-url = https://evil.example/\n"},
         "circus_pip_cert must be empty, the absolute path",
     ),
-    ("circus", {"circus_wheelhouse": "maybe"}, "circus_wheelhouse"),
-    ("circus", {"circus_loglevel": "chatty"}, "circus_loglevel"),
-    ("circus", {"circus_check_delay": "soon"}, "circus_check_delay"),
+    ("circus", {"circus_wheelhouse": "maybe"}, "argument 'circus_wheelhouse' is of type str"),
+    ("circus", {"circus_loglevel": "chatty"}, "value of circus_loglevel must be one of"),
+    ("circus", {"circus_check_delay": "soon"}, "argument 'circus_check_delay' is of type str"),
     # Issue 12: logs, flapping, statsd, the health observer.
     ("circus", {"circus_logrotate_maxsize": "1M\n}\n/etc/*"}, "circus_logrotate_maxsize must be"),
     ("circus", {"circus_flapping_attempts": 1}, "circus_flapping_attempts must be a whole number"),
@@ -103,7 +105,7 @@ CASES = [
     (
         "django_app",
         {k: v for k, v in GOOD_APP.items() if k != "django_app_name"},
-        "django_app_name",
+        "'django_app_name' is undefined",
     ),
     ("django_app", dict(GOOD_APP, django_app_name="My Shop"), "lower-case identifier"),
     ("django_app", dict(GOOD_APP, django_app_name="shop\n"), "lower-case identifier"),
@@ -115,7 +117,11 @@ CASES = [
         dict(GOOD_APP, django_app_chaussette_backend="waitress"),
         "django_app_chaussette_backend must be wsgiref, the only backend proven",
     ),
-    ("django_app", dict(GOOD_APP, django_app_server="uwsgi"), "django_app_server"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_server="uwsgi"),
+        "value of django_app_server must be one of",
+    ),
     ("django_app", dict(GOOD_APP, django_app_server="uvicorn"), "django_app_asgi_application"),
     (
         "django_app",
@@ -176,7 +182,11 @@ CASES = [
         dict(GOOD_APP, django_app_circus_endpoint="tcp://0.0.0.0:5555"),
         "circus_endpoint must be",
     ),
-    ("django_app", dict(GOOD_APP, django_app_migrate="sometimes"), "django_app_migrate"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_migrate="sometimes"),
+        "value of django_app_migrate must be one of",
+    ),
     ("django_app", dict(GOOD_APP, django_app_env={"BAD NAME": "x"}), "names given: BAD NAME"),
     ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "a\x00b"}), "cannot hold a NUL"),
     (
@@ -548,17 +558,64 @@ def test_the_preflight_makes_no_digest_key_on_a_fresh_host(
     "watchers",
     ["celery", [["celery"]], [{"command": ["celery"]}], [{"name": "beat", "cmd": ["celery"]}]],
 )
-def test_malformed_watchers_get_the_check_s_message_from_the_preflight_alone(
+def test_malformed_watchers_are_refused_by_the_preflight_alone(
     tmp_path, ansible_playbook, watchers
 ):
-    """site.yml's preflight play includes the role's preflight without its argument
-    validation, and reads the role's record before its checks: a django_app_watchers
-    that is no list of named mappings still stops on the check's message."""
-    extra = tmp_path / "vars.json"
-    extra.write_text(
-        json.dumps(dict(GOOD_APP, django_app_watchers=watchers, role_under_test="django_app"))
+    """site.yml's preflight play includes the role's preflight, not the role: a
+    django_app_watchers that is no list of named mappings is refused there, by the role's
+    argument specs, before the checks written for such a list read it."""
+    errors = preflight_errors(
+        tmp_path, ansible_playbook, "django_app", dict(GOOD_APP, django_app_watchers=watchers)
     )
+    assert any("django_app_watchers" in error for error in errors), errors
+
+
+def preflight_errors(tmp_path, ansible_playbook, role, variables):
+    """Runs the role's preflight alone, as site.yml's preflight play does, with these
+    variables, and returns the errors of its check against the role's argument specs."""
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(dict(variables, role_under_test=role)))
     result = ansible_playbook("roles/role_preflight.yml", "-e", "@" + str(extra))
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "django_app_watchers must be a list of mappings, each with a name" in output, output
+    failed = FAILED.search(result.stdout)
+    assert failed, output
+    return json.loads(failed.group(1)).get("argument_errors", [])
+
+
+def spec_options(role):
+    return yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())[
+        "argument_specs"
+    ]["main"]["options"]
+
+
+# What each kind of option can never take.
+NOT_A_BOOLEAN = "maybe"
+NOT_A_NUMBER = "soon"
+NOT_A_CHOICE = "no-such-choice"
+
+
+@pytest.mark.parametrize(
+    ("role", "variables"),
+    [("circus", {}), ("django_app", GOOD_APP), ("nginx_proxy", {"nginx_proxy_sites": [GOOD_SITE]})],
+)
+def test_the_preflight_alone_refuses_every_value_of_the_wrong_type_or_outside_its_choices(
+    tmp_path, ansible_playbook, role, variables
+):
+    """include_role's tasks_from skips the role's argument validation: without a check of
+    its own, site.yml's preflight let a boolean such as "maybe" through, and the role
+    refused it only once it ran, after the roles before it had changed the host. Every
+    boolean, number and choice of the role's argument specs is set to a value it cannot
+    take, at once: the preflight alone must name each of them."""
+    bad = {}
+    for name, option in spec_options(role).items():
+        if "choices" in option:
+            bad[name] = NOT_A_CHOICE
+        elif option.get("type") == "bool":
+            bad[name] = NOT_A_BOOLEAN
+        elif option.get("type") == "int":
+            bad[name] = NOT_A_NUMBER
+    assert len(bad) >= 5, bad
+    errors = preflight_errors(tmp_path, ansible_playbook, role, dict(variables, **bad))
+    unnamed = [name for name in bad if not any(re.search(rf"\b{name}\b", e) for e in errors)]
+    assert unnamed == [], errors
