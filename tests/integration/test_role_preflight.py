@@ -109,6 +109,11 @@ CASES = [
     ),
     ("django_app", dict(GOOD_APP, django_app_name="My Shop"), "lower-case identifier"),
     ("django_app", dict(GOOD_APP, django_app_name="shop\n"), "lower-case identifier"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_source="https://deploy:token@git.example/shop.git"),
+        "django_app_source must not hold credentials",
+    ),
     ("django_app", dict(GOOD_APP, django_app_source="/nonexistent/shop"), "read as a directory"),
     ("django_app", dict(GOOD_APP, django_app_source="/nonexistent/shop.whl"), "read as a package"),
     ("django_app", dict(GOOD_APP, django_app_wsgi_application="shop"), "a dotted Python path"),
@@ -504,6 +509,31 @@ def test_a_refused_index_url_does_not_show_its_password(tmp_path, ansible_playbo
     result = ansible_playbook("roles/preflight.yml", "--check", "-v", "-e", "@" + str(extra))
     output = result.stdout + result.stderr
     assert f"{role}_pip_index_url must be empty or an https:// URL" in output, output
+    assert "s3cret-pw" not in output, output
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://deploy:s3cret-pw@git.example/shop.git",
+        "https://s3cret-pw@git.example/shop.git",
+        "git+https://deploy:s3cret-pw@git.example/shop",
+        "ssh://deploy:s3cret-pw@git.example/shop.git",
+        # Not a git URL to the role (no .git): read as a directory, whose check shows it.
+        "https://deploy:s3cret-pw@git.example/shop",
+    ],
+)
+def test_a_source_url_with_credentials_is_refused_without_showing_them(
+    tmp_path, ansible_playbook, source
+):
+    extra = tmp_path / "vars.json"
+    extra.write_text(
+        json.dumps(dict(GOOD_APP, django_app_source=source, role_under_test="django_app"))
+    )
+    result = ansible_playbook("roles/preflight.yml", "--check", "-v", "-e", "@" + str(extra))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "django_app_source must not hold credentials" in output, output
     assert "s3cret-pw" not in output, output
 
 
