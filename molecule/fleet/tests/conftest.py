@@ -2,10 +2,8 @@
 error log names the app host and what it did to a request that failed, and the app
 hosts' Circus logs show the reloads and the workers' own messages."""
 
-import os
-
 import pytest
-import testinfra
+from fleet_hosts import fleet_host
 
 APP_LOGS = (
     "tail -n 40 /var/log/circus/circusd.log /var/log/circus/demo.stderr.log "
@@ -24,8 +22,6 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" and report.failed:
-        inventory = os.environ["MOLECULE_INVENTORY_FILE"]
         for name, command in DIAGNOSTICS.items():
-            host = testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
-            result = host.run(command)
+            result = fleet_host(name).run(command)
             report.sections.append((f"{name}: {command}", result.stdout + result.stderr))

@@ -17,7 +17,8 @@ import sys
 import time
 
 import pytest
-import testinfra
+import yaml
+from fleet_hosts import INVENTORY, fleet_host
 
 # The project's tests/: the circus role's paths, read from its defaults.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests"))
@@ -30,10 +31,11 @@ from loadlib import Load
 # The load and the operations run once, from the controller, not once per host.
 testinfra_hosts = ["webstack-fleet-proxy"]
 
+# The module's start: the scenario's converge ran before it, the tests' deploys after it.
+STARTED = time.time()
 PROXY = ("127.0.0.1", 18480)
 APP_HOSTS = ("webstack-fleet-app1", "webstack-fleet-app2")
 PROJECT = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 # The reload the django_app role runs for new code.
 RELOAD_BOTH = (
     "name=demo state=reloaded surge=true ready_dir=/srv/demo/ready "
@@ -88,10 +90,6 @@ def failed_on(output, task):
     return ran_on(output, task, outcomes="fatal")
 
 
-def fleet_host(name):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
-
-
 def reload_both_app_hosts():
     ansible("ansible", "app", "-m", "webstack.circus.circus_watcher", "-a", RELOAD_BOTH)
 
@@ -138,6 +136,31 @@ def test_every_app_host_serves_release_2_with_2_workers():
 
 # Connects to the app's socket on the host named in argv[1].
 CONNECT = "import socket, sys; socket.create_connection((sys.argv[1], 8000), timeout=5).close()"
+
+
+def test_each_app_host_carries_its_static_files_under_a_name_of_its_own():
+    """Each app host's static files reach the proxy through the controller, under a name
+    of the host's own: the app hosts fetch at once, and one name for all lost a host's copy
+    to the other's (a checksum mismatch, or the docker connection's rename of a file that
+    another host's rename had taken). The controller removes its copy once the proxy has
+    it: the archive cache does not grow by one file per app host and release. Files older
+    than this module are from earlier runs."""
+    defaults = yaml.safe_load(
+        (PROJECT / "roles" / "django_app" / "defaults" / "main.yml").read_text()
+    )
+    archives = pathlib.Path(defaults["django_app_archive_dir"]).expanduser()
+    for name in APP_HOSTS:
+        app = fleet_host(name)
+        current = app.check_output("readlink /srv/demo/current")
+        release = current.rsplit("/", 1)[1]
+        carried = f"static-{release}-{name}.tar.gz"
+        assert app.file(f"/srv/demo/releases/{release}/{carried}").is_file, carried
+        left = [
+            path.name
+            for path in archives.glob(f"static-{release}-*")
+            if path.stat().st_mtime >= STARTED
+        ]
+        assert left == [], left
 
 
 def test_only_the_proxy_reaches_the_app_sockets():
