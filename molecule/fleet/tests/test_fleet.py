@@ -90,6 +90,11 @@ def failed_on(output, task):
     return ran_on(output, task, outcomes="fatal")
 
 
+def current_release(app):
+    """The release the app host's `current` link names."""
+    return app.check_output("readlink /srv/demo/current").rsplit("/", 1)[1]
+
+
 def reload_both_app_hosts():
     ansible("ansible", "app", "-m", "webstack.circus.circus_watcher", "-a", RELOAD_BOTH)
 
@@ -151,8 +156,7 @@ def test_each_app_host_carries_its_static_files_under_a_name_of_its_own():
     archives = pathlib.Path(defaults["django_app_archive_dir"]).expanduser()
     for name in APP_HOSTS:
         app = fleet_host(name)
-        current = app.check_output("readlink /srv/demo/current")
-        release = current.rsplit("/", 1)[1]
+        release = current_release(app)
         carried = f"static-{release}-{name}.tar.gz"
         assert app.file(f"/srv/demo/releases/{release}/{carried}").is_file, carried
         left = [
@@ -295,7 +299,7 @@ def proxy_status(path):
 def served_releases(app):
     """(current release, {circus pid: directory it runs in}, {(release, pid)} answered by
     /version on the host's socket)."""
-    current = app.check_output("readlink /srv/demo/current").rsplit("/", 1)[1]
+    current = current_release(app)
     pids = json.loads(app.check_output(f"{CIRCUSCTL} --json list demo"))["pids"]
     # Another user's /proc/PID/cwd is readable only with ptrace rights the container lacks.
     cwds = {
