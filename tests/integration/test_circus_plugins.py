@@ -149,6 +149,24 @@ def test_a_watcher_stopped_on_command_is_not_flapping(start_circusd):
     assert ctl("list", "sleeper")["pids"] == []
 
 
+def test_a_restarted_watcher_is_not_flapping(start_circusd):
+    """A restart (what a deploy does to a queue worker) kills every process at once and
+    starts new ones: the deaths are circusd's kills, not crashes, even when the plugin
+    handles them after the restart has finished (the watcher active again, its processes
+    young). It used to stop the watcher it had just restarted (seen with Celery)."""
+    ctl = start_circusd(SLEEPERS)
+    wait_for(lambda: len(ctl("list", "sleeper")["pids"]) == 3, 30, "three sleepers")
+    for _ in range(3):
+        before = set(ctl("list", "sleeper")["pids"])
+        ctl("restart", "sleeper", "--waiting")
+        # Past retry_in (2 s): a stop by the plugin would show, or its restart would
+        # have replaced the processes again.
+        time.sleep(3)
+        assert ctl("status", "sleeper")["status"] == "active"
+        after = set(ctl("list", "sleeper")["pids"])
+        assert len(after) == 3 and not before & after, (before, after)
+
+
 SURGE = (
     CIRCUS_HEADER
     + FLAPPING_PLUGIN

@@ -74,26 +74,36 @@ class Flapping(CommandsMixin, flapping.Flapping):
     the whole watcher when a surge reload adds processes that die at once, the old ones
     that serve with them; here they serve on until the reload gives up.
 
-    Nor do the deaths of a watcher that is stopping or stopped: a stop on command (by
-    hand, a restart) kills its processes at once, and Circus's plugin took that for
-    flapping and started the watcher again retry_in seconds later.
+    Nor does the death of a process that circusd killed (a stop, a restart, a decr, a
+    kill, by hand or by a deploy): circusd publishes `kill` for it before its `reap`.
+    Circus's plugin took a restart's stops for flapping and stopped the watcher it had
+    just started, for retry_in seconds; asking circusd whether the watcher was stopping
+    when the reap was handled came too late when the restart had finished by then.
     """
+
+    def __init__(self, *args, **config):
+        super().__init__(*args, **config)
+        # Processes circusd killed and has not reaped yet, per watcher.
+        self.killed = {}
 
     def handle_recv(self, data):
         watcher_name, action, msg = self.split_data(data)
-        if action != "reap":
+        if action == "kill":
+            pid = self.load_message(msg).get("process_pid")
+            self.killed.setdefault(watcher_name, set()).add(pid)
+        elif action != "reap":
             super().handle_recv(data)
-        elif not (self.stopping(watcher_name) or self.serves(watcher_name)):
-            # When circusd reaped the process, not when this plugin got to it after asking
-            # circusd: Circus's plugin times its handling, which these calls delay.
-            reaped = self.load_message(msg).get("time") or time.time()
-            self.timelines.setdefault(watcher_name, []).append(float(reaped))
-            self.check(watcher_name)
-
-    def stopping(self, watcher_name):
-        # circusd answers status even while it runs a stop (only commands that change
-        # state wait for each other).
-        return self.call("status", name=watcher_name).get("status") in ("stopping", "stopped")
+        else:
+            message = self.load_message(msg)
+            killed = self.killed.get(watcher_name, set())
+            if message.get("process_pid") in killed:
+                killed.discard(message.get("process_pid"))
+            elif not self.serves(watcher_name):
+                # When circusd reaped the process, not when this plugin got to it after
+                # asking circusd: Circus's plugin times its handling, which the call delays.
+                reaped = message.get("time") or time.time()
+                self.timelines.setdefault(watcher_name, []).append(float(reaped))
+                self.check(watcher_name)
 
     def serves(self, watcher_name):
         conf = self.configs.get(watcher_name) or self.update_conf(watcher_name)
