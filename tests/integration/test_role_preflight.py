@@ -184,6 +184,16 @@ CASES = [
     ),
     (
         "django_app",
+        dict(GOOD_APP, django_app_system_packages=["libpq5", "--allow-unauthenticated"]),
+        "django_app_system_packages must be Debian package names",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_system_packages=["nginx=1.22.1-9"]),
+        "django_app_system_packages must be Debian package names",
+    ),
+    (
+        "django_app",
         dict(GOOD_APP, django_app_circus_endpoint="tcp://0.0.0.0:5555"),
         "circus_endpoint must be",
     ),

@@ -127,6 +127,20 @@ def test_pages_link_hashed_static_files_that_nginx_serves(host):
     assert "webstack-demo-static" in answer["body"]
 
 
+def test_the_host_gets_git_only_for_a_git_source_and_the_app_s_own_packages(host, demo):
+    """git comes with a git source (Debian 13 here; its prepare.yml installs git too), not
+    with code shipped from the controller (Debian 12); django_app_system_packages are
+    installed."""
+    if str(demo["django_app_source"]).startswith("git+"):
+        assert host.package("git").is_installed
+    else:
+        assert not host.package("git").is_installed
+    wanted = demo.get("django_app_system_packages", [])
+    assert wanted or demo["django_app_source"].startswith("git+")
+    for package in wanted:
+        assert host.package(package).is_installed, package
+
+
 def test_an_unknown_git_ref_fails_before_the_release_changes(host, demo):
     if not str(demo["django_app_source"]).startswith("git+"):
         pytest.skip("this host deploys a directory")
