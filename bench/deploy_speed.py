@@ -1,12 +1,16 @@
 """Deploy time as users see it: site.yml over SSH (key authentication, sudo) to Debian 12
 systemd containers running sshd (bench/ssh-hosts.sh), everything measured in one run.
 
-- the hand-written provisioning of the same app (bench/classic-stack.sh), cold;
-- cold: site.yml on 1 fresh host, and on HOSTS fresh hosts at once (forks = HOSTS);
+- the hand-written provisioning of the same app (bench/classic-stack.sh);
+- cold, RUNS rounds alternating, each on fresh hosts: the shell, site.yml on 1 host, the
+  revision BEFORE on another, site.yml with Mitogen's strategy on a third; then site.yml
+  on HOSTS fresh hosts at once (forks = HOSTS), once;
 - no-op: site.yml again, RUNS times, alternating: 1 host with SSH pipelining (the
   repository's ansible.cfg), without it, with Mitogen's strategy, and with the revision
   BEFORE (default 135dc84, the roles before run records) on a host it deployed; then the
-  HOSTS hosts against 1 host.
+  HOSTS hosts against 1 host;
+- the task floor: the time one more trivial task (stat, with become) takes on 1 host,
+  plain SSH and Mitogen, RUNS times.
 
 Writes bench/results/deploy-speed.json (one object: machine, versions, every run with its
 wall time, the controller's CPU time and the hosts' (their containers' cgroups),
@@ -48,6 +52,22 @@ def site(limit, root=ROOT, forks=1, **env):
     result = playbook(root, INVENTORY, "site.yml", "--limit", limit, "--forks", str(forks), **env)
     result["hosts_cpu_seconds"] = round(containers_cpu_seconds(hosts) - used, 2)
     return result
+
+
+FLOOR_TASKS = 40
+
+
+def task_floor(host, work, **env):
+    """What a task costs at least: FLOOR_TASKS ansible.builtin.stat tasks on host (with
+    become, as the roles run), its wall time per task beyond a 1-task play's."""
+
+    def timed(count):
+        play = Path(work) / f"floor-{count}.yml"
+        stat = "    - ansible.builtin.stat:\n        path: /etc/passwd\n"
+        play.write_text(f"- hosts: {host}\n  gather_facts: false\n  tasks:\n" + stat * count)
+        return playbook(ROOT, INVENTORY, str(play), **env)["seconds"]
+
+    return round((timed(FLOOR_TASKS + 1) - timed(1)) / FLOOR_TASKS, 3)
 
 
 def mitogen_env():
@@ -92,35 +112,53 @@ def main():
     }
     runs = result["runs"]
     subprocess.run(["bash", str(ROOT / "bench/ssh-hosts.sh"), "down"], check=True)
-    # bench-ssh-1: this revision; bench-ssh-2: the one before; 3..HOSTS+2: the fleet.
-    hosts_up(args.hosts + 2)
-    fleet = ":".join(f"bench-ssh-{n}" for n in range(3, args.hosts + 3))
-
-    anchor = subprocess.run(
-        ["bash", str(ROOT / "bench/classic-stack.sh"), "bench-deploy-classic"],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    subprocess.run(
-        ["docker", "rm", "-f", "bench-deploy-classic"], check=True, stdout=subprocess.DEVNULL
-    )
-    runs["cold 1 host, hand-written shell"] = [
-        json.loads(anchor.stdout.strip().splitlines()[-1])["seconds"]
+    # Each round of cold runs takes three fresh hosts: this revision, the one before, this
+    # revision with Mitogen; the first round's two stay for the no-op runs (bench-ssh-1:
+    # this revision, bench-ssh-2: the one before). Then the fleet of HOSTS hosts.
+    cold_hosts = [
+        {
+            "cold 1 host": f"bench-ssh-{3 * round_ + 1}",
+            "cold 1 host, before": f"bench-ssh-{3 * round_ + 2}",
+            "cold 1 host, Mitogen": f"bench-ssh-{3 * round_ + 3}",
+        }
+        for round_ in range(args.runs)
     ]
+    first = 3 * args.runs + 1
+    hosts_up(first + args.hosts - 1)
+    fleet = ":".join(f"bench-ssh-{n}" for n in range(first, first + args.hosts))
 
     with tempfile.TemporaryDirectory() as work:
         before = Path(work) / "before"
         before_checkout(args.before, before)
+        # Profiled, each the same way: where a cold deploy's time goes (profile_tasks lists
+        # the slowest tasks at the end; it costs a few ms per task).
+        profiled = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
+        cold = {
+            "cold 1 host": lambda host: site(host, **profiled),
+            "cold 1 host, before": lambda host: site(
+                host, root=before, ANSIBLE_PIPELINING="True", **profiled
+            ),
+            # One Python per host for the whole run instead of one per task.
+            "cold 1 host, Mitogen": lambda host: site(host, **mitogen_env(), **profiled),
+        }
         try:
-            # Profiled: where a cold deploy's time goes (profile_tasks lists the slowest
-            # tasks at the end; it costs a few ms per task).
-            runs["cold 1 host"] = [
-                site("bench-ssh-1", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
-            ]
-            runs["cold 1 host, before"] = [
-                site("bench-ssh-2", root=before, ANSIBLE_PIPELINING="True")
-            ]
+            for hosts in cold_hosts:
+                anchor = subprocess.run(
+                    ["bash", str(ROOT / "bench/classic-stack.sh"), "bench-deploy-classic"],
+                    check=True,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                subprocess.run(
+                    ["docker", "rm", "-f", "bench-deploy-classic"],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                runs.setdefault("cold 1 host, hand-written shell", []).append(
+                    json.loads(anchor.stdout.strip().splitlines()[-1])["seconds"]
+                )
+                for name, measure in cold.items():
+                    runs.setdefault(name, []).append(measure(hosts[name]))
             runs[f"cold {args.hosts} hosts"] = [site(fleet, forks=args.hosts)]
             variants = {
                 "no-op 1 host": lambda: site("bench-ssh-1"),
@@ -136,6 +174,18 @@ def main():
             for _round in range(args.runs):
                 for name, measure in variants.items():
                     runs.setdefault(name, []).append(measure())
+            # The floor under each task of a cold run: starting the module's Python on
+            # the host (importing Ansible's module_utils from the payload) for every task,
+            # which Mitogen does once per host.
+            floor = {
+                "task floor, plain SSH": lambda: task_floor("bench-ssh-1", work),
+                "task floor, Mitogen": lambda: task_floor("bench-ssh-1", work, **mitogen_env()),
+            }
+            for _round in range(args.runs):
+                for name, measure in floor.items():
+                    result.setdefault("task_floor_seconds", {}).setdefault(name, []).append(
+                        measure()
+                    )
         finally:
             subprocess.run(
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False
@@ -146,6 +196,9 @@ def main():
         for name, values in runs.items()
     }
     result["medians"] = medians
+    result["task_floor_medians"] = {
+        name: statistics.median(values) for name, values in result["task_floor_seconds"].items()
+    }
     # What the controller's CPU allows: HOSTS hosts cannot take less wall time than their
     # controller CPU time spread over every core.
     cpu = {
@@ -163,6 +216,17 @@ def main():
     result["ratios"] = {
         "cold 1 host / hand-written": round(
             medians["cold 1 host"] / medians["cold 1 host, hand-written shell"], 2
+        ),
+        "cold 1 host, Mitogen / plain SSH": round(
+            medians["cold 1 host, Mitogen"] / medians["cold 1 host"], 2
+        ),
+        "task floor, Mitogen / plain SSH": round(
+            result["task_floor_medians"]["task floor, Mitogen"]
+            / result["task_floor_medians"]["task floor, plain SSH"],
+            2,
+        ),
+        "cold 1 host, Mitogen / hand-written": round(
+            medians["cold 1 host, Mitogen"] / medians["cold 1 host, hand-written shell"], 2
         ),
         "no-op 1 host / before": round(
             medians["no-op 1 host"] / medians["no-op 1 host, before"], 2
@@ -192,7 +256,16 @@ def main():
     result["host"] = container_versions("bench-ssh-1")
     out = ROOT / "bench/results/deploy-speed.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({"medians": medians, "ratios": result["ratios"]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "medians": medians,
+                "task_floor": result["task_floor_medians"],
+                "ratios": result["ratios"],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":
