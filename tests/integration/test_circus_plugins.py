@@ -156,15 +156,15 @@ def test_a_restarted_watcher_is_not_flapping(start_circusd):
     young). It used to stop the watcher it had just restarted (seen with Celery)."""
     ctl = start_circusd(SLEEPERS)
     wait_for(lambda: len(ctl("list", "sleeper")["pids"]) == 3, 30, "three sleepers")
-    for _ in range(3):
+    for restart in range(1, 4):
         before = set(ctl("list", "sleeper")["pids"])
         ctl("restart", "sleeper", "--waiting")
         # Past retry_in (2 s): a stop by the plugin would show, or its restart would
         # have replaced the processes again.
         time.sleep(3)
-        assert ctl("status", "sleeper")["status"] == "active"
+        assert ctl("status", "sleeper")["status"] == "active", f"after restart {restart}"
         after = set(ctl("list", "sleeper")["pids"])
-        assert len(after) == 3 and not before & after, (before, after)
+        assert len(after) == 3 and not before & after, (restart, before, after)
 
 
 SURGE = (
