@@ -131,12 +131,10 @@ def test_the_host_gets_git_only_for_a_git_source_and_the_app_s_own_packages(host
     """git comes with a git source (Debian 13 here; its prepare.yml installs git too), not
     with code shipped from the controller (Debian 12); django_app_system_packages are
     installed."""
-    if str(demo["django_app_source"]).startswith("git+"):
-        assert host.package("git").is_installed
-    else:
-        assert not host.package("git").is_installed
+    from_git = str(demo["django_app_source"]).startswith("git+")
+    assert host.package("git").is_installed == from_git
     wanted = demo.get("django_app_system_packages", [])
-    assert wanted or demo["django_app_source"].startswith("git+")
+    assert wanted or from_git
     for package in wanted:
         assert host.package(package).is_installed, package
 

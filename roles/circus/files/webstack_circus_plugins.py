@@ -96,8 +96,9 @@ class Flapping(CommandsMixin, flapping.Flapping):
         else:
             message = self.load_message(msg)
             killed = self.killed.get(watcher_name, set())
-            if message.get("process_pid") in killed:
-                killed.discard(message.get("process_pid"))
+            pid = message.get("process_pid")
+            if pid in killed:
+                killed.discard(pid)
             elif not self.serves(watcher_name):
                 # When circusd reaped the process, not when this plugin got to it after
                 # asking circusd: Circus's plugin times its handling, which the call delays.
