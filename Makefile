@@ -69,9 +69,10 @@ $(COLLECTION_LINK):
 
 # The integration tests (host daemons) and the Molecule scenarios (containers) share
 # nothing and mostly wait: they run at the same time, after the packages both need are
-# installed (two apt-get at once would fight over dpkg's lock).
+# installed (two apt-get at once would fight over dpkg's lock). What failed there is
+# summed up last (scripts/failures.sh): their outputs interleave, thousands of lines.
 test: lint sanity unit docs galaxy host-packages molecule-host-packages
-	$(MAKE) --no-print-directory -j2 integration molecule
+	$(MAKE) --no-print-directory -j2 integration molecule || { scripts/failures.sh; exit 1; }
 
 lint: venv
 	ruff check .
@@ -89,7 +90,8 @@ unit: venv
 		python manage.py test
 
 integration: venv host-packages
-	pytest tests/integration
+	mkdir -p build
+	pytest tests/integration 2>&1 | tee build/integration.log
 
 docs: venv
 	scripts/check-docs.sh

@@ -23,6 +23,8 @@ for name in "${!pids[@]}"; do
     echo "=== molecule scenario $name: $status (log: $logs/$name.log)"
     cat "$logs/$name.log"
 done
+# For scripts/failures.sh, which make test runs when a test failed.
+printf '%s\n' "${failed[@]}" | sed '/^$/d' >"$logs/failed"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "failed scenarios: ${failed[*]}" >&2
     exit 1
