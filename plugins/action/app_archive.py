@@ -12,6 +12,7 @@ import os
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.webstack.circus.plugins.module_utils.controller_cache import CacheError
 from ansible_collections.webstack.circus.plugins.module_utils.source_archive import (
     ARGUMENT_SPEC,
     SourceError,
@@ -33,9 +34,10 @@ class ActionModule(ActionBase):
                     os.path.abspath(arguments["src"]),
                     os.path.abspath(arguments["dest"]),
                     arguments["exclude"],
+                    arguments["max_age_days"],
                     check_mode=self._task.check_mode,
                 )
             )
-        except (SourceError, OSError) as error:
+        except (SourceError, CacheError, OSError) as error:
             result.update(failed=True, msg=str(error))
         return result

@@ -10,10 +10,17 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import re
 import stat
 import subprocess
 import tarfile
 import tempfile
+
+from ansible_collections.webstack.circus.plugins.module_utils.controller_cache import (
+    MAX_AGE_OPTION,
+    mark_used,
+    prune,
+)
 
 DEFAULT_EXCLUDE = [
     "__pycache__",
@@ -31,7 +38,12 @@ ARGUMENT_SPEC = dict(
     src=dict(type="path", required=True),
     dest=dict(type="path", required=True),
     exclude=dict(type="list", elements="str", default=[]),
+    max_age_days=MAX_AGE_OPTION,
 )
+# What the cache holds: code archives (named by their tree hash), and the static files
+# archives the django_app role fetches from its hosts (static-RELEASE-HOST.tar.gz), which it
+# removes once the proxies have them: a run that failed in between leaves one.
+ARCHIVE_NAMES = re.compile(r"[0-9a-f]{16}\.tar\.gz|static-[0-9a-f]{16}(-[A-Za-z0-9._-]+)?\.tar\.gz")
 
 
 class SourceError(Exception):
@@ -180,22 +192,31 @@ def write_archive(src, files, destination):
         raise
 
 
-def pack(src, dest, exclude, check_mode=False):
+def pack(src, dest, exclude, max_age_days=0, check_mode=False):
     """What app_archive returns for the source src: its tree hash, the archive (written
-    into dest unless it is there or check_mode), the kind of source and its files.
-    Raises SourceError for a source that ships nothing."""
+    into dest unless it is there or check_mode), the kind of source and its files, and
+    the archives of dest no run used for max_age_days, which it removed (none in check
+    mode). Raises SourceError for a source that ships nothing."""
     src = src.rstrip("/") or "/"
     if os.path.isfile(src):
-        return dict(changed=False, tree=file_digest(src), archive=src, kind="package", files=[])
-    if not os.path.isdir(src):
+        result = dict(changed=False, tree=file_digest(src), archive=src, kind="package", files=[])
+    elif not os.path.isdir(src):
         raise SourceError(
             f"the app's source {src} is neither a directory nor a file on the controller"
         )
-    kind, files = shipped_files(src, exclude)
-    tree = tree_hash(src, files)
-    archive = os.path.join(dest, tree[:16] + ".tar.gz")
-    changed = not os.path.exists(archive)
-    if changed and not check_mode:
-        os.makedirs(dest, exist_ok=True)
-        write_archive(src, files, archive)
-    return dict(changed=changed, tree=tree, archive=archive, kind=kind, files=files)
+    else:
+        kind, files = shipped_files(src, exclude)
+        tree = tree_hash(src, files)
+        archive = os.path.join(dest, tree[:16] + ".tar.gz")
+        changed = not os.path.exists(archive)
+        if not check_mode:
+            if changed:
+                os.makedirs(dest, exist_ok=True)
+                write_archive(src, files, archive)
+            else:
+                mark_used(archive)
+        result = dict(changed=changed, tree=tree, archive=archive, kind=kind, files=files)
+    result["removed"] = (
+        [] if check_mode else prune(dest, ARCHIVE_NAMES, max_age_days, keep=[result["archive"]])
+    )
+    return result

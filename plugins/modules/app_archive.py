@@ -43,6 +43,16 @@ options:
     type: list
     elements: str
     default: []
+  max_age_days:
+    description:
+      - Archives in O(dest) that no run used for this many days are removed, so that the
+        cache does not grow with every release. They are code archives (an archive is used when a
+        run packs or reuses it), and the static files archives that the
+        P(webstack.circus.django_app#role) role fetches from its hosts and that a failed
+        run left. V(0) keeps every archive.
+      - A removed archive is packed again when a run needs it.
+    type: int
+    default: 30
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -56,7 +66,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode the hash is computed and no archive is written.
+      - In check mode the hash is computed and no archive is written or removed.
   diff_mode:
     support: none
   platform:
@@ -97,10 +107,17 @@ files:
   type: list
   elements: str
   sample: [manage.py, mysite/__init__.py, mysite/settings.py]
+removed:
+  description: The names of the archives removed from O(dest) (see O(max_age_days)), sorted.
+  returned: success
+  type: list
+  elements: str
+  sample: [3168f447e4e4d84e.tar.gz]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.webstack.circus.plugins.module_utils.controller_cache import CacheError
 from ansible_collections.webstack.circus.plugins.module_utils.source_archive import (
     ARGUMENT_SPEC,
     SourceError,
@@ -118,9 +135,10 @@ def main():
             module.params["src"],
             module.params["dest"],
             module.params["exclude"],
+            module.params["max_age_days"],
             check_mode=module.check_mode,
         )
-    except (SourceError, OSError) as error:
+    except (SourceError, CacheError, OSError) as error:
         module.fail_json(msg=str(error))
     module.exit_json(**result)
 

@@ -29,7 +29,8 @@ description:
   - The archive is named after a hash of the requirements, the content of the requirement
     files and local wheels, and the host's platform, so that a run that asks for the same
     again reuses it without reaching the index. Unpinned requirements are therefore
-    resolved once; remove the archive to resolve them again.
+    resolved once (until the archive is unused for O(max_age_days)); remove the archive to
+    resolve them again.
 author:
   - webstack.circus maintainers (@webstack)
 requirements:
@@ -71,13 +72,22 @@ options:
       - The controller's Python that runs pip (it must have pip). Defaults to the Python
         that runs this module.
     type: path
+  max_age_days:
+    description:
+      - Archives in O(dest) that no run used for this many days are removed, so that the
+        cache does not grow with every change of the requirements. An archive is used
+        when a run builds or reuses it. V(0) keeps every archive.
+      - A removed archive is built again when a run needs it, resolving unpinned
+        requirements anew.
+    type: int
+    default: 30
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
     details:
-      - In check mode the name is computed and nothing is downloaded or written.
+      - In check mode the name is computed and nothing is downloaded, written or removed.
   diff_mode:
     support: none
   platform:
@@ -113,6 +123,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+removed:
+  description:
+    - The names of the archives and build locks removed from O(dest) (see O(max_age_days)),
+      sorted.
+  returned: success
+  type: list
+  elements: str
+  sample: [9b0f683aeba99272.lock, 9b0f683aeba99272.tar]
 key:
   description: The hash that names the archive (hexadecimal, 16 digits).
   returned: success
@@ -147,6 +165,12 @@ import zipfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.webstack.circus.plugins.module_utils.controller_cache import (
+    MAX_AGE_OPTION,
+    CacheError,
+    mark_used,
+    prune,
+)
 from ansible_collections.webstack.circus.plugins.module_utils.source_archive import file_digest
 
 try:
@@ -164,6 +188,8 @@ COMPLETION_ROUNDS = 10
 # The oldest manylinux glibc (manylinux1), and the legacy names of the PEP 600 tags.
 OLDEST_GLIBC_MINOR = 5
 LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+# What the cache holds: archives and the locks of their builds.
+CACHED_NAMES = re.compile(r"[0-9a-f]{16}\.(tar|lock)")
 
 
 class WheelhouseError(Exception):
@@ -422,6 +448,7 @@ def main():
             machine=dict(type="str", required=True),
             glibc=dict(type="str", required=True),
             python=dict(type="path"),
+            max_age_days=MAX_AGE_OPTION,
         ),
         supports_check_mode=True,
     )
@@ -443,20 +470,35 @@ def main():
     except (WheelhouseError, OSError) as error:
         module.fail_json(msg=str(error))
     archive = os.path.join(params["dest"], key + ".tar")
-    result = dict(key=key, archive=archive, platforms=platforms)
-    if os.path.exists(archive) or module.check_mode:
+    lock = os.path.join(params["dest"], key + ".lock")
+    result = dict(key=key, archive=archive, platforms=platforms, removed=[])
+    if module.check_mode:
         module.exit_json(changed=not os.path.exists(archive), **result)
-    os.makedirs(params["dest"], exist_ok=True)
-    # Hosts with the same platform share an archive: one fork builds it, the others wait.
-    with open(os.path.join(params["dest"], key + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
         if os.path.exists(archive):
-            module.exit_json(changed=False, **result)
-        try:
-            build(python, params["dest"], archive, platforms, params)
-        except (WheelhouseError, OSError) as error:
-            module.fail_json(msg=str(error), **result)
-    module.exit_json(changed=True, **result)
+            mark_used(archive)
+            changed = False
+        else:
+            changed = build_once(python, lock, archive, platforms, params)
+        result["removed"] = prune(
+            params["dest"], CACHED_NAMES, params["max_age_days"], keep=[archive, lock]
+        )
+    except (WheelhouseError, CacheError, OSError) as error:
+        module.fail_json(msg=str(error), **result)
+    module.exit_json(changed=changed, **result)
+
+
+def build_once(python, lock, archive, platforms, params):
+    """Builds the archive unless another run did while this one waited for the lock:
+    hosts with the same platform share an archive, one fork builds it, the others wait.
+    Returns whether it built."""
+    os.makedirs(params["dest"], exist_ok=True)
+    with open(lock, "w") as locked:
+        fcntl.flock(locked, fcntl.LOCK_EX)
+        if os.path.exists(archive):
+            return False
+        build(python, params["dest"], archive, platforms, params)
+    return True
 
 
 if __name__ == "__main__":

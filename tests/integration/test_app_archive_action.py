@@ -2,9 +2,11 @@
 task's host is never reached, not even to run a module on the controller."""
 
 import json
+import os
 import pathlib
 import subprocess
 import tarfile
+import time
 
 from conftest import BIN, ansible_env
 
@@ -69,3 +71,29 @@ def test_check_mode_names_the_release_and_writes_nothing(tmp_path):
     assert packed["changed"] is True
     assert len(packed["tree"]) == 64
     assert not (tmp_path / "archives").exists()
+
+
+def aged(path, days):
+    path.parent.mkdir(exist_ok=True)
+    path.touch()
+    stamp = time.time() - days * 24 * 60 * 60
+    os.utime(path, (stamp, stamp))
+
+
+def test_archives_no_run_used_for_30_days_are_removed_and_the_used_one_is_kept(tmp_path):
+    archives = tmp_path / "archives"
+    stale = ["0123456789abcdef.tar.gz", "static-0123456789abcdef-app1.tar.gz"]
+    for name in stale:
+        aged(archives / name, 31)
+    aged(archives / "fedcba9876543210.tar.gz", 29)
+    assert pack(tmp_path, check_mode=True)["removed"] == []
+    packed = pack(tmp_path)
+    assert packed["removed"] == sorted(stale)
+    assert sorted(os.listdir(archives)) == sorted(
+        ["fedcba9876543210.tar.gz", pathlib.Path(packed["archive"]).name]
+    )
+    # Reused 40 days after it was packed: it is marked used, not removed.
+    aged(pathlib.Path(packed["archive"]), 40)
+    again = pack(tmp_path)
+    assert (again["changed"], again["removed"]) == (False, [])
+    assert time.time() - os.stat(again["archive"]).st_mtime < 600

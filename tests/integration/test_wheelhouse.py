@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import tarfile
+import time
 
 import pytest
 
@@ -38,16 +39,36 @@ def wheels(archive):
         return sorted(opened.getnames())
 
 
+def aged(path, days):
+    path.parent.mkdir(exist_ok=True)
+    path.touch()
+    stamp = time.time() - days * 24 * 60 * 60
+    os.utime(path, (stamp, stamp))
+
+
 def test_wheels_are_for_the_host_s_python_not_the_controller_s(tmp_path):
+    # Archives and a lock no run used for 30 days go; a younger archive stays.
+    stale = ["0123456789abcdef.lock", "0123456789abcdef.tar"]
+    for name in stale:
+        aged(tmp_path / "wheelhouses" / name, 31)
+    aged(tmp_path / "wheelhouses" / "fedcba9876543210.tar", 29)
     trixie = dict(python_version="3.13", machine="x86_64", glibc="2.41")
     requirements = ["circus==0.19.0", SOURCE_ONLY, "psycopg[binary]==3.3.9"]
     planned = wheelhouse(tmp_path, check_mode=True, requirements=requirements, **trixie)
     assert planned["changed"] is True, planned
     assert not os.path.exists(planned["archive"])
+    assert planned["removed"] == [], planned
 
     built = wheelhouse(tmp_path, requirements=requirements, **trixie)
     assert built["changed"] is True, built
     assert built["archive"] == planned["archive"]
+    assert built["removed"] == stale, built
+    key = built["key"]
+    assert sorted(os.listdir(tmp_path / "wheelhouses")) == [
+        f"{key}.lock",
+        f"{key}.tar",
+        "fedcba9876543210.tar",
+    ]
     names = wheels(built["archive"])
     assert any(name.startswith("psycopg_binary-3.3.9-cp313-cp313-manylinux") for name in names), (
         names
@@ -59,8 +80,13 @@ def test_wheels_are_for_the_host_s_python_not_the_controller_s(tmp_path):
         name for name in names if "-cp3" in name and "cp313" not in name and "abi3" not in name
     ] == []
 
+    # Reused 40 days after it was built (its lock as old): marked used, and kept.
+    for name in (f"{key}.tar", f"{key}.lock"):
+        aged(tmp_path / "wheelhouses" / name, 40)
     again = wheelhouse(tmp_path, requirements=requirements, **trixie)
     assert again["changed"] is False and again["archive"] == built["archive"], again
+    assert again["removed"] == [], again
+    assert time.time() - os.stat(again["archive"]).st_mtime < 600
 
 
 def test_a_package_without_a_wheel_for_the_host_s_python_fails_naming_it(tmp_path):
