@@ -78,3 +78,49 @@ def run_playbook(host, playbook, *args):
 def run_site(host, *args):
     """Run site.yml on this host only (see run_playbook)."""
     return run_playbook(host, "site.yml", *args)
+
+
+# Every distribution of a virtualenv: its name, version and the names it requires.
+DISTRIBUTIONS = """
+import importlib.metadata, json, re
+print(json.dumps([[dist.metadata["Name"], dist.version,
+                   [re.match(r"[A-Za-z0-9._-]+", line).group() for line in dist.requires or ()
+                    if "extra ==" not in line]] for dist in importlib.metadata.distributions()]))
+"""
+
+
+def unpinned(host, app, requirements_file, server):
+    """What the app's virtualenv holds that the demo's requirements file (and the files
+    it includes) does not pin at that version, leaving out the server the role installs
+    (django_app_server) and what it requires: (name, version) pairs, empty when the
+    demo pins all it installs."""
+    venv = f"/srv/{app}/current/venv"
+    found = json.loads(host.check_output(f"{venv}/bin/python -c %s", DISTRIBUTIONS))
+    installed = {canonical(name): (version, required) for name, version, required in found}
+    role_s = {server} | {canonical(name) for name in installed[server][1]}
+    demo = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "demo"
+    pins = pinned(demo / requirements_file)
+    return sorted(
+        (name, version)
+        for name, (version, _required) in installed.items()
+        if name not in role_s | {"pip", "setuptools"} and pins.get(name) != version
+    )
+
+
+def pinned(path):
+    """name: version of each name==version line of a requirements file and those it
+    includes with -r (environment markers are left out: a package is looked up only when
+    a host installed it)."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            pins.update(pinned(path.parent / line[3:].strip()))
+        elif "==" in line:
+            name, version = line.split(";")[0].split("==")
+            pins[canonical(name.split("[")[0])] = version.strip()
+    return pins
+
+
+def canonical(name):
+    return name.strip().lower().replace("_", "-").replace(".", "-")

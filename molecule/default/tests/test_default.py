@@ -6,7 +6,7 @@ import time
 import uuid
 
 import pytest
-from helpers import circus_variables, circusctl, http_get, run_site
+from helpers import circus_variables, circusctl, http_get, run_site, unpinned
 
 
 @pytest.fixture
@@ -125,6 +125,15 @@ def test_pages_link_hashed_static_files_that_nginx_serves(host):
     answer = http_get(host, stylesheet)
     assert answer["status"] == 200
     assert "webstack-demo-static" in answer["body"]
+
+
+def test_the_demo_pins_every_package_it_installs(host, demo):
+    """demo/requirements.txt pins the demo's dependencies and theirs, so that a fresh host
+    installs what CI tested: the app's virtualenv holds nothing else at another version
+    than pinned, but the server the role installs (Chaussette on Debian 12, gunicorn on
+    Debian 13) and its own requirements."""
+    server = demo.get("django_app_server", "chaussette")
+    assert unpinned(host, "demo", "requirements.txt", server) == []
 
 
 def test_the_host_gets_git_only_for_a_git_source_and_the_app_s_own_packages(host, demo):
