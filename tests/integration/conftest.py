@@ -59,6 +59,14 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def aged(path, days):
+    """Creates the file (and its directory) if needed, last modified days ago."""
+    path.parent.mkdir(exist_ok=True)
+    path.touch()
+    stamp = time.time() - days * 24 * 60 * 60
+    os.utime(path, (stamp, stamp))
+
+
 def answers(circusctl, endpoint):
     result = subprocess.run(
         [circusctl, "--endpoint", endpoint, "--timeout", "2", "--json", "list"],

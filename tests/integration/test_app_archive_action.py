@@ -8,7 +8,7 @@ import subprocess
 import tarfile
 import time
 
-from conftest import BIN, ansible_env
+from conftest import BIN, aged, ansible_env
 
 DEMO = pathlib.Path(__file__).parents[2] / "demo"
 PLAYBOOK = """
@@ -71,13 +71,6 @@ def test_check_mode_names_the_release_and_writes_nothing(tmp_path):
     assert packed["changed"] is True
     assert len(packed["tree"]) == 64
     assert not (tmp_path / "archives").exists()
-
-
-def aged(path, days):
-    path.parent.mkdir(exist_ok=True)
-    path.touch()
-    stamp = time.time() - days * 24 * 60 * 60
-    os.utime(path, (stamp, stamp))
 
 
 def test_archives_no_run_used_for_30_days_are_removed_and_the_used_one_is_kept(tmp_path):

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from conftest import aged
+
 MODULE = "ansible_collections.webstack.circus.plugins.modules.wheelhouse"
 # docopt 0.6.2 is published only as source (pure Python): the controller builds its wheel.
 SOURCE_ONLY = "docopt==0.6.2"
@@ -37,13 +39,6 @@ def wheelhouse(tmp_path, check_mode=False, **options):
 def wheels(archive):
     with tarfile.open(archive) as opened:
         return sorted(opened.getnames())
-
-
-def aged(path, days):
-    path.parent.mkdir(exist_ok=True)
-    path.touch()
-    stamp = time.time() - days * 24 * 60 * 60
-    os.utime(path, (stamp, stamp))
 
 
 def test_wheels_are_for_the_host_s_python_not_the_controller_s(tmp_path):
