@@ -50,7 +50,8 @@ options:
         run packs or reuses it), and the static files archives that the
         P(webstack.circus.django_app#role) role fetches from its hosts and that a failed
         run left. V(0) keeps every archive.
-      - A removed archive is packed again when a run needs it.
+      - A removed archive is packed again when a run needs it. Removing archives does not
+        make the task changed (RV(removed) lists them), since they are a cache.
     type: int
     default: 30
 extends_documentation_fragment:

@@ -78,7 +78,8 @@ options:
         cache does not grow with every change of the requirements. An archive is used
         when a run builds or reuses it. V(0) keeps every archive.
       - A removed archive is built again when a run needs it, resolving unpinned
-        requirements anew.
+        requirements anew. Removing archives does not make the task changed (RV(removed)
+        lists them), since they are a cache.
     type: int
     default: 30
 extends_documentation_fragment:
