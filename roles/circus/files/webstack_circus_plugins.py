@@ -74,32 +74,36 @@ class Flapping(CommandsMixin, flapping.Flapping):
     the whole watcher when a surge reload adds processes that die at once, the old ones
     that serve with them; here they serve on until the reload gives up.
 
-    Nor does the death of a process that circusd killed (a stop, a restart, a decr, a
-    kill, by hand or by a deploy): circusd publishes `kill` for it before its `reap`.
-    Circus's plugin took a restart's stops for flapping and stopped the watcher it had
-    just started, for retry_in seconds; asking circusd whether the watcher was stopping
-    when the reap was handled came too late when the restart had finished by then.
+    Only the death of a process that the plugin saw circusd spawn, and did not see it kill,
+    counts. circusd publishes `kill` for a process it kills (a stop, a restart, a decr,
+    a kill, by hand or by a deploy) before its `reap`: Circus's plugin took a restart's
+    stops for flapping and stopped the watcher it had just started, for retry_in seconds.
+    And a plugin that has just started (with circusd) may get a process's `reap` without
+    its `kill`, published before the plugin listened: it saw that process's `spawn` no
+    more than its `kill`, so the death does not count either (a stop in circusd's first
+    second was taken for flapping, and the watcher started again).
     """
 
     def __init__(self, *args, **config):
         super().__init__(*args, **config)
-        # Processes circusd killed and has not reaped yet, per watcher.
-        self.killed = {}
+        # Per watcher, the processes whose spawn this plugin saw and whose kill it did not.
+        self.crashable = {}
 
     def handle_recv(self, data):
         watcher_name, action, msg = self.split_data(data)
-        if action == "kill":
-            pid = self.load_message(msg).get("process_pid")
-            self.killed.setdefault(watcher_name, set()).add(pid)
-        elif action != "reap":
+        if action not in ("spawn", "kill", "reap"):
             super().handle_recv(data)
-        else:
-            message = self.load_message(msg)
-            killed = self.killed.get(watcher_name, set())
-            pid = message.get("process_pid")
-            if pid in killed:
-                killed.discard(pid)
-            elif not self.serves(watcher_name):
+            return
+        message = self.load_message(msg)
+        pid = message.get("process_pid")
+        crashable = self.crashable.setdefault(watcher_name, set())
+        if action == "spawn":
+            crashable.add(pid)
+        elif action == "kill":
+            crashable.discard(pid)
+        elif pid in crashable:
+            crashable.discard(pid)
+            if not self.serves(watcher_name):
                 # When circusd reaped the process, not when this plugin got to it after
                 # asking circusd: Circus's plugin times its handling, which the call delays.
                 reaped = message.get("time") or time.time()
