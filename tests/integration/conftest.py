@@ -53,10 +53,20 @@ class Circusd:
     socket_port: int
 
 
+# Ports free_port gave in this session. Once a probe is closed, the kernel may give its
+# port again: nginx_root's two calls got one port for HTTP and HTTPS (seen in CI).
+GIVEN_PORTS = set()
+
+
 def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port on 127.0.0.1 that is free now and that no other call gave in this session."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in GIVEN_PORTS:
+            GIVEN_PORTS.add(port)
+            return port
 
 
 def aged(path, days):
