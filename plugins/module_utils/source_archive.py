@@ -192,7 +192,7 @@ def write_archive(src, files, destination):
         raise
 
 
-def pack(src, dest, exclude, max_age_days=0, check_mode=False):
+def pack(src, dest, exclude, max_age_days, check_mode=False):
     """What app_archive returns for the source src: its tree hash, the archive (written
     into dest unless it is there or check_mode), the kind of source and its files, and
     the archives of dest no run used for max_age_days, which it removed (none in check
