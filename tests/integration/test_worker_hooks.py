@@ -82,31 +82,43 @@ REQUEST = b"GET %s HTTP/1.0\r\nHost: test\r\n\r\n"
 def running(server, ready_dir=None, access_log=False, output=subprocess.DEVNULL):
     """Yield (worker, port) once the worker has answered a request; the test holds the
     listening socket, as circusd does. The worker's stdout and stderr go to output."""
+    with running_several(server, 1, ready_dir, access_log, output) as ([worker], port):
+        yield worker, port
+
+
+@contextlib.contextmanager
+def running_several(server, count, ready_dir=None, access_log=False, output=subprocess.DEVNULL):
+    """Yield (workers, port): count workers of server on one listening socket, as Circus
+    runs a watcher's processes, once they have answered a request."""
     env, command = ACCESS_LOG[server] if access_log else ({}, SERVERS[server])
     with socket.create_server(("127.0.0.1", 0)) as listener:
         fd = str(listener.fileno())
         command = [arg.replace("FD", fd) for arg in command]
-        worker = subprocess.Popen(
-            [str(BIN / command[0]), *command[1:]],
-            cwd=HERE / "workers",
-            env=dict(
-                os.environ,
-                PYTHONPATH=f"{HOOKS}:{HERE / 'workers'}",
-                WEBSTACK_READY_DIR=str(ready_dir or ""),
-                WEBSTACK_ASGI_APP="slow_asgi:application",
-                **env,
-            ),
-            pass_fds=[listener.fileno()],
-            stdout=output,
-            stderr=output,
-        )
+        workers = [
+            subprocess.Popen(
+                [str(BIN / command[0]), *command[1:]],
+                cwd=HERE / "workers",
+                env=dict(
+                    os.environ,
+                    PYTHONPATH=f"{HOOKS}:{HERE / 'workers'}",
+                    WEBSTACK_READY_DIR=str(ready_dir or ""),
+                    WEBSTACK_ASGI_APP="slow_asgi:application",
+                    **env,
+                ),
+                pass_fds=[listener.fileno()],
+                stdout=output,
+                stderr=output,
+            )
+            for _ in range(count)
+        ]
         port = listener.getsockname()[1]
         try:
             assert status(get(port, "/")) == b"200", f"{server} did not answer"
-            yield worker, port
+            yield workers, port
         finally:
-            worker.kill()
-            worker.wait()
+            for worker in workers:
+                worker.kill()
+                worker.wait()
 
 
 def get(port, path, while_serving=None):
@@ -142,6 +154,43 @@ def test_idle_worker_exits_promptly(server):
     with running(server) as (worker, _port):
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=3) in (0, -signal.SIGTERM)
+
+
+def waits_in_accept(worker):
+    """Whether the worker is blocked inside accept() (the kernel's wait channel)."""
+    return "accept" in pathlib.Path(f"/proc/{worker.pid}/wchan").read_text()
+
+
+@pytest.mark.parametrize("server", DRAINING)
+def test_idle_workers_that_share_the_socket_exit_promptly(server):
+    """A connection wakes every worker waiting on the socket and one of them takes it. A
+    worker that lost that race must not wait inside accept(), where its drain never runs:
+    it would outlive a SIGTERM until Circus kills it at graceful_timeout (surge reloads
+    waited 30 s for idle old Chaussette workers). Once the requests have woken them, each
+    worker is waiting, not in accept(), and exits as soon as it is asked to."""
+    with running_several(server, 2) as (workers, port):
+        for _ in range(20):
+            assert status(get(port, "/")) == b"200"
+            time.sleep(0.05)
+            assert not [worker.pid for worker in workers if waits_in_accept(worker)]
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.wait(timeout=5) in (0, -signal.SIGTERM)
+
+
+@pytest.mark.parametrize("server", DRAINING)
+def test_a_request_that_arrives_in_pieces_is_answered(server):
+    """The connections a worker accepts wait for their bytes, though the listening socket
+    does not wait for connections."""
+    with (
+        running(server) as (_worker, port),
+        socket.create_connection(("127.0.0.1", port), timeout=15) as client,
+    ):
+        client.sendall(b"GET / HTTP/1.0\r\n")
+        time.sleep(1)
+        client.sendall(b"Host: test\r\n\r\n")
+        assert client.recv(4096).startswith(b"HTTP/1.")
 
 
 def test_without_drain_chaussette_loses_the_request():

@@ -18,7 +18,11 @@ answered, no new connection is accepted, and the worker exits. Connections it ha
 accepted stay in the socket's queue for the other workers, since Circus owns the socket.
 The wsgiref server (socketserver) calls ``service_actions`` between two requests and at
 least every half second while idle; that is where the worker stops, so it never stops
-inside a request and never exits with a connection accepted but not served.
+inside a request and never exits with a connection accepted but not served. It accepts
+without blocking: every worker of the watcher waits on the one socket, a connection wakes
+them all and one takes it; on a blocking socket the others would wait inside accept(),
+never between two requests, and outlive SIGTERM until Circus killed them at its
+graceful_timeout (a surge reload then waited that long for idle old workers).
 gunicorn and uvicorn drain by themselves.
 
 Access log. wsgiref writes one line per request on stderr, which circusd carries to the
@@ -66,6 +70,21 @@ def drain_on_sigterm():
 
     socketserver.BaseServer.service_actions = service_actions
     signal.signal(signal.SIGTERM, ask_to_stop)
+    accept_without_blocking()
+
+
+def accept_without_blocking():
+    """Make a worker that loses the race for a connection go back to waiting at once:
+    the server ignores the accept() that fails with EAGAIN. The flag belongs to the
+    socket all the workers share, and Chaussette sets it blocking when a worker starts,
+    so it is set again before each accept()."""
+    accept = socketserver.TCPServer.get_request
+
+    def get_request(server):
+        server.socket.setblocking(False)
+        return accept(server)
+
+    socketserver.TCPServer.get_request = get_request
 
 
 def log_requests_only_if_asked():
