@@ -5,7 +5,7 @@ from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
     CircusClient,
     CircusError,
 )
-from ansible_collections.webstack.circus.plugins.modules.circus_watcher import (
+from ansible_collections.webstack.circus.plugins.module_utils.watcher import (
     ReadyDir,
     abort_surge,
     apply_changes,
