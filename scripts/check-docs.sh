@@ -32,6 +32,12 @@ check() {
     echo "ansible-doc -t $type $name: complete"
 }
 
+# Every module the collection ships has its complete documentation...
+for module in "$root"/plugins/modules/*.py; do
+    check module "webstack.circus.$(basename "$module" .py)" "OPTIONS" "ATTRIBUTES" "EXAMPLES" \
+        "RETURN VALUES"
+done
+# ...and these name what their users look for.
 check module webstack.circus.circus_watcher "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
     "numprocesses" "sequential" "circusctl_path" "endpoint" "started_pids"
 check module webstack.circus.circus_info "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
@@ -42,6 +48,7 @@ check module webstack.circus.run_record "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETUR
     "fingerprint" "units" "converged" "differing_files"
 check module webstack.circus.wheelhouse "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
     "python_version" "glibc" "requirement_files" "platforms"
+check module webstack.circus.app_workers "release" "loaded" "ready_timeout" "restored" "previous"
 check role webstack.circus.circus "circus_version" "circus_endpoint" "circus_include_dir" \
     "circus_wheelhouse" "circus_pip_index_url"
 check role webstack.circus.django_app "django_app_name" "django_app_source" \

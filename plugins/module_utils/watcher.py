@@ -231,3 +231,26 @@ def apply_changes(client, name, changes, params):
             stopped, started = surge_reload(client, name, value, ready, params["ready_timeout"])
             replaced = dict(stopped=stopped, started=started)
     return sorted(replaced.get("stopped", [])), sorted(replaced.get("started", []))
+
+
+def wait_until_ready(
+    client, name, count, ready, ready_timeout, clock=time.monotonic, sleep=time.sleep
+):
+    """Wait until the watcher runs count processes and each one is ready; return their
+    pids. For processes that no surge replaces: nothing is stopped when they are late."""
+    if isinstance(ready, ReadyDir):
+        ready.forget_all_but(client.pids(name))
+    deadline = clock() + ready_timeout
+    while True:
+        pids = client.pids(name)
+        unready = [pid for pid in pids if not ready(pid)]
+        if len(pids) >= count and not unready:
+            return pids
+        if clock() >= deadline:
+            running = f"running: {pids}" if pids else "none stayed up: see its stderr"
+            raise CircusError(
+                f"the processes were not ready within {ready_timeout}s ({running}, "
+                f"not ready: {unready})",
+                pids=pids,
+            )
+        sleep(READY_POLL_SECONDS)

@@ -1,5 +1,7 @@
 """A Circus worker that takes LOAD seconds to load its app, then announces that it is
 ready with the django_app role's hook. It logs "TIME EVENT PID" lines to EVENTS.
+LOAD may also be @FILE: the seconds are read from FILE in the working directory, so that
+each release of an app can load in its own time.
 
 Usage: warming_worker.py EVENTS LOAD
 """
@@ -11,7 +13,12 @@ import time
 
 import webstack_worker
 
-EVENTS, LOAD = sys.argv[1], float(sys.argv[2])
+EVENTS = sys.argv[1]
+if sys.argv[2].startswith("@"):
+    with open(sys.argv[2][1:]) as load:
+        LOAD = float(load.read())
+else:
+    LOAD = float(sys.argv[2])
 
 
 def log(event):
