@@ -99,6 +99,32 @@ def test_a_run_on_a_converged_host_skips_the_roles_work(bookworm):
         assert task_runs(run.stdout, task) == dict(ran=1, skipped=1), task
 
 
+def task_failed(output, task):
+    """Whether a task named `task` failed in a run."""
+    blocks = re.split(r"^TASK \[", output, flags=re.MULTILINE)[1:]
+    return any(
+        re.match(rf"[^\]\n]*: {re.escape(task)}\]", block)
+        and re.search(r"^fatal: ", block, re.MULTILINE)
+        for block in blocks
+    )
+
+
+def test_a_configuration_broken_by_another_file_fails_the_run(bookworm):
+    """The record covers the role's own files, not what else nginx loads: a run that
+    skips the role's work still checks the whole configuration."""
+    broken = "/etc/nginx/conf.d/broken-by-hand.conf"
+    bookworm.run_expect([0], f"echo 'server {{ listen 8099' > {broken}")
+    try:
+        run = run_site(bookworm)
+    finally:
+        bookworm.run_expect([0], f"rm -f {broken}")
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert task_failed(run.stdout, "Check the whole nginx configuration"), run.stdout[-3000:]
+    again = run_site(bookworm)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert recap(again.stdout)["changed"] == 0
+
+
 def test_a_hand_edited_config_is_written_again_and_applied(bookworm):
     before = circusd_pid(bookworm)
     bookworm.run_expect([0], f"printf '[watcher:intruder]\\ncmd = sleep 600\\n' >> {CIRCUS_INI}")
