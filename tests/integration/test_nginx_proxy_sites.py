@@ -72,6 +72,15 @@ def test_a_site_that_clashes_with_an_enabled_file_is_refused_before_it_is_writte
     assert root.check().returncode == 0
 
 
+def test_the_site_check_leaves_no_copy_behind(root, app, tmp_path, monkeypatch):
+    """Each file the role writes is checked (nginx-proxy-check-site) with copies of the
+    configuration beside nginx.conf and of the sites in a temporary directory."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    configured(root, nginx_proxy_sites=[{"name": "shop", "upstreams": [app.upstream]}])
+    assert not list(root.etc.glob(".nginx-proxy-check.*"))
+    assert not list(tmp_path.glob("tmp.*"))
+
+
 def test_a_configuration_broken_elsewhere_fails_a_run_that_changes_nothing(root, app):
     sites = [{"name": "shop", "upstreams": [app.upstream]}]
     configured(root, nginx_proxy_sites=sites)
