@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import selectors
 import shlex
 import subprocess
@@ -68,6 +69,32 @@ def refusal(endpoint, args, reply, **details):
     )
 
 
+def endpoint_refusal(endpoint):
+    """Why this process may not connect to an ipc:// endpoint, or None. circusctl cannot
+    tell: refused by the socket's permissions, it says "Timed out." once its timeout has
+    passed, as for a daemon that does not answer. Connecting to a unix socket takes write
+    permission on it and search permission on its directories. A socket that is not
+    there is left to circusctl: circusd may be starting."""
+    if not endpoint.startswith("ipc://"):
+        return None
+    path = endpoint[len("ipc://") :]
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        denied = f"cannot reach {path}"
+    else:
+        if os.access(path, os.W_OK):
+            return None
+        denied = f"may not write to {path}"
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    return (
+        f"permission denied on {endpoint}: {user} {denied}; run as root (become) or as a "
+        "member of the group allowed there (the circus role's circus_admin_group)"
+    )
+
+
 class CircusClient:
     """Runs circusctl commands and returns circusd's parsed JSON replies."""
 
@@ -109,6 +136,9 @@ class CircusClient:
                 msg=f"timeout must be at least 1 second, got {module.params['timeout']}"
             )
         endpoint = module.params["endpoint"] or DEFAULT_ENDPOINT
+        refused = endpoint_refusal(endpoint)
+        if refused:
+            module.fail_json(msg=refused, endpoint=endpoint)
         return cls(module, circusctl, endpoint, module.params["timeout"])
 
     def call(self, *args):

@@ -1,5 +1,11 @@
 import json
+import os
+import pathlib
+import pwd
+import shutil
+import socket
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -10,6 +16,7 @@ from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
     CircusError,
     CircusSession,
     WatcherNotFound,
+    endpoint_refusal,
 )
 from circus_fakes import CIRCUSCTL, ENDPOINT, TIMED_OUT, FakeModule
 
@@ -214,3 +221,57 @@ def test_session_gives_up_on_a_command_circusctl_does_not_answer(tmp_path):
     session = CircusSession(fake_shell(tmp_path, {}), ENDPOINT, 1)
     with session, unanswered:
         session.pids("sleeper")
+
+
+def as_user(uid, function, *args):
+    """function(*args) in a forked child that runs as uid (no exec: the interpreter's
+    home need not be open to that user)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.write(write, json.dumps(function(*args)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        reply = answer.read()
+    os.waitpid(pid, 0)
+    return json.loads(reply)
+
+
+NOBODY = pwd.getpwnam("nobody").pw_uid
+
+
+@pytest.fixture
+def control_socket():
+    """A listening unix socket as circusd's, root's only, in a directory others may search
+    (under /tmp: pytest's tmp_path is in a directory of root's only)."""
+    run_dir = pathlib.Path(tempfile.mkdtemp(prefix="webstack-run-", dir="/tmp"))
+    run_dir.chmod(0o755)
+    path = run_dir / "circusd.sock"
+    try:
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(str(path))
+            path.chmod(0o700)
+            yield path
+    finally:
+        shutil.rmtree(run_dir)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to another user")
+def test_an_endpoint_refused_by_its_permissions_is_named_at_once(control_socket):
+    endpoint = f"ipc://{control_socket}"
+    refused = as_user(NOBODY, endpoint_refusal, endpoint)
+    assert refused.startswith(f"permission denied on {endpoint}: nobody may not write to")
+    control_socket.parent.chmod(0o700)
+    refused = as_user(NOBODY, endpoint_refusal, endpoint)
+    assert refused.startswith(f"permission denied on {endpoint}: nobody cannot reach")
+    assert endpoint_refusal(endpoint) is None
+
+
+def test_an_endpoint_that_is_not_there_or_not_a_file_is_left_to_circusctl(tmp_path):
+    assert endpoint_refusal(f"ipc://{tmp_path}/missing.sock") is None
+    assert endpoint_refusal("tcp://127.0.0.1:5555") is None
