@@ -51,6 +51,20 @@ def test_static_file_is_served_by_nginx_with_cache_headers(host):
     assert host.file("/srv/demo/static/greetings/site.css").exists
 
 
+def test_published_static_files_are_root_s_and_closed_to_the_app(host, demo):
+    """A page the app's user could put there would be served as the site's own."""
+    found = host.check_output(
+        "find /srv/demo/static %s/static ! -user root -o ! -group root",
+        host.check_output("readlink -f /srv/demo/current"),
+    )
+    assert found == ""
+    planted = host.run(
+        f"runuser -u {demo['django_app_name']} -- touch /srv/demo/static/planted.html"
+    )
+    assert planted.rc != 0
+    assert not host.file("/srv/demo/static/planted.html").exists
+
+
 def test_circusd_runs_under_systemd(host):
     circusd = host.service("circusd")
     assert circusd.is_running
