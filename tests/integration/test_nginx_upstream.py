@@ -1,7 +1,7 @@
-"""webstack.circus.nginx_upstream, run by Ansible on the sites the nginx_proxy role wrote,
-checked (nginx -t) and reloaded by a real nginx: a drained server gets no new request and
-comes back when enabled, a refused configuration is put back, and the role's next run
-keeps what the module drained."""
+"""webstack.circus.nginx_upstream, run in a process of its own with the arguments Ansible
+passes, on the sites the nginx_proxy role wrote, checked (nginx -t) and reloaded by a real
+nginx: a drained server gets no new request and comes back when enabled, a refused
+configuration is put back, and the role's next run keeps what the module drained."""
 
 import json
 import subprocess

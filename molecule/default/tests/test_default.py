@@ -151,9 +151,9 @@ def test_the_demo_pins_every_package_it_installs(host, demo):
 
 
 def test_the_host_gets_git_only_for_a_git_source_and_the_app_s_own_packages(host, demo):
-    """git comes with a git source (Debian 13 here; its prepare.yml installs git too), not
-    with code shipped from the controller (Debian 12); django_app_system_packages are
-    installed."""
+    """git comes with a git source (Debian 13 here; its prepare.yml removes the git it used
+    to make the repository), not with code shipped from the controller (Debian 12);
+    django_app_system_packages are installed."""
     from_git = str(demo["django_app_source"]).startswith("git+")
     assert host.package("git").is_installed == from_git
     wanted = demo.get("django_app_system_packages", [])
