@@ -29,7 +29,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # scheme the client used: request.is_secure() and the CSRF origin check then see https.
 # Safe only while nothing but that proxy can reach the workers.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# nginx passes the client's Host header through, so there is no need to trust another one.
+# nginx passes the Host the client sent, its port included (the CSRF check compares it with
+# the Origin a browser sends), so there is no need to trust another header.
 USE_X_FORWARDED_HOST = False
 
 INSTALLED_APPS = [

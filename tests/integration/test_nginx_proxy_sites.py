@@ -4,6 +4,7 @@ that stays valid at every step."""
 
 import gzip
 import http.client
+import json
 import socket
 import ssl
 import stat
@@ -199,6 +200,20 @@ def test_the_app_gets_the_client_address_and_scheme_not_what_the_client_claims(u
     assert got["X-Real-IP"] == "127.0.0.1"
     assert got["X-Forwarded-Proto"] == "http"
     assert got["X-Forwarded-Host"] == "shop.example"
+
+
+def test_the_app_gets_the_host_the_client_asked_for_with_its_port(uploads):
+    """Django's CSRF check compares a browser's Origin (http://shop.example:8081) with
+    the Host the app gets: it must keep the port."""
+    got = get(uploads.http_port, "/", host="shop.example:8081").json()["headers"]
+    assert (got["Host"], got["X-Forwarded-Host"]) == ("shop.example:8081", "shop.example:8081")
+    with socket.create_connection(("127.0.0.1", uploads.http_port), timeout=10) as client:
+        client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    # No Host at all: nginx's $host, the site's first server name (none given here: "_").
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["headers"]["Host"] == "_"
 
 
 def test_text_is_compressed(uploads):
