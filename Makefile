@@ -71,8 +71,19 @@ $(COLLECTION_LINK):
 # nothing and mostly wait: they run at the same time, after the packages both need are
 # installed (two apt-get at once would fight over dpkg's lock). What failed there is
 # summed up last (scripts/failures.sh): their outputs interleave, thousands of lines.
-test: lint sanity unit docs galaxy host-packages molecule-host-packages
-	$(MAKE) --no-print-directory -j2 integration molecule || { scripts/failures.sh; exit 1; }
+# Each stage's wall time is printed last as a table (scripts/stage-times.sh), so that the
+# next change to the suite starts from where its time goes.
+test:
+	mkdir -p build && : >build/stage-times.tsv
+	scripts/timed.sh lint $(MAKE) --no-print-directory lint
+	scripts/timed.sh sanity $(MAKE) --no-print-directory sanity
+	scripts/timed.sh unit $(MAKE) --no-print-directory unit
+	scripts/timed.sh docs $(MAKE) --no-print-directory docs
+	scripts/timed.sh galaxy $(MAKE) --no-print-directory galaxy
+	scripts/timed.sh host-packages $(MAKE) --no-print-directory host-packages molecule-host-packages
+	$(MAKE) --no-print-directory -j2 integration molecule \
+		|| { scripts/failures.sh; scripts/stage-times.sh; exit 1; }
+	scripts/stage-times.sh
 
 lint: venv
 	ruff check .
@@ -91,7 +102,7 @@ unit: venv
 
 integration: venv host-packages
 	mkdir -p build
-	pytest tests/integration 2>&1 | tee build/integration.log
+	scripts/timed.sh integration pytest --durations=15 tests/integration 2>&1 | tee build/integration.log
 
 docs: venv
 	scripts/check-docs.sh
@@ -100,8 +111,8 @@ galaxy: $(VENV_GALAXY)/bin/.installed
 	VENV_GALAXY=$(VENV_GALAXY) scripts/galaxy-import.sh
 
 molecule: venv molecule-host-packages
-	scripts/docker-engine.sh
-	scripts/base-images.sh bookworm trixie
+	scripts/timed.sh docker-engine scripts/docker-engine.sh
+	scripts/timed.sh base-images scripts/base-images.sh bookworm trixie
 	scripts/molecule-all.sh
 
 demo: venv

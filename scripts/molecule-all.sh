@@ -13,7 +13,8 @@ cd "$root"
 # MOLECULE_SCENARIOS names the scenarios to run (all three by default).
 declare -A pids
 for name in ${MOLECULE_SCENARIOS:-default fleet apps}; do
-    molecule test -s "$name" >"$logs/$name.log" 2>&1 &
+    # Each action's wall time goes to build/stage-times.tsv as well.
+    { molecule test -s "$name" 2>&1 | scripts/stamp-actions.py "$name" >"$logs/$name.log"; } &
     pids[$name]=$!
 done
 
