@@ -1,7 +1,8 @@
-"""A release whose workers never get ready: the run fails, the old workers keep serving,
-and `current` stays on their release, so that the workers Circus starts afterwards (a
-killed worker's replacement, all of them after a circusd restart) start it too. Then a
-good release deploys."""
+"""A release whose workers never get ready: the deploy fails, the old workers keep
+serving, and `current` stays on their release, so that the workers Circus starts
+afterwards (a killed worker's replacement, all of them after a circusd restart) start it
+too. Then a good release deploys and is rolled back: deploy.yml and rollback.yml on the
+layout `make demo` builds (one host that is app and proxy, its upstream 127.0.0.1)."""
 
 import json
 import os
@@ -9,7 +10,7 @@ import pathlib
 import shutil
 
 import pytest
-from helpers import circusctl, http_get, run_site
+from helpers import circusctl, http_get, run_playbook
 from test_faults import wait_until, worker_pids
 
 PROJECT = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
@@ -48,8 +49,11 @@ def test_a_release_that_never_gets_ready_leaves_every_worker_on_the_loaded_one(
     wsgi = hanging / "mysite" / "wsgi.py"
     wsgi.write_text(wsgi.read_text() + "\nimport time\n\ntime.sleep(3600)\n")
 
-    failed = run_site(
-        host, "-e", json.dumps({"django_app_source": str(hanging), "django_app_ready_timeout": 10})
+    failed = run_playbook(
+        host,
+        "deploy.yml",
+        "-e",
+        json.dumps({"django_app_source": str(hanging), "django_app_ready_timeout": 10}),
     )
     assert failed.returncode != 0, failed.stdout[-3000:]
     assert (
@@ -74,12 +78,14 @@ def test_a_release_that_never_gets_ready_leaves_every_worker_on_the_loaded_one(
     good = demo_copy(tmp_path_factory, "good")
     page = good / "greetings" / "templates" / "greetings" / "index.html"
     page.write_text(page.read_text().replace("</h1>", "</h1>\n  <p>A good release.</p>", 1))
-    deployed = run_site(host, "-e", f"django_app_source={good}")
+    deployed = run_playbook(host, "deploy.yml", "-e", f"django_app_source={good}")
     assert deployed.returncode == 0, deployed.stdout[-3000:]
     assert current_release(host) != loaded
     assert served_releases(host) == {current_release(host)}
     assert "A good release." in http_get(host, "/")["body"]
-    # The tests after these find the inventory's release again.
-    assert run_site(host).returncode == 0
+    # Back to the inventory's release, which the tests after these find.
+    rolled_back = run_playbook(host, "rollback.yml")
+    assert rolled_back.returncode == 0, rolled_back.stdout[-3000:]
     assert current_release(host) == loaded
+    assert served_releases(host) == {loaded}
     assert len(json.loads(host.check_output(f"{circusctl(host)} --json list demo"))["pids"]) == 2
