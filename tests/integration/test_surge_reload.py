@@ -14,6 +14,11 @@ from conftest import BIN, HERE, ansible_env, run_circusd
 
 HOOKS = HERE.parents[1] / "roles" / "django_app" / "files"
 WORKER = f"{sys.executable} {HERE / 'workers' / 'warming_worker.py'}"
+# A process that ignores SIGTERM: circusd waits graceful_timeout to kill it.
+STUBBORN = (
+    f"{sys.executable} -c "
+    '"import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(100000)"'
+)
 WARMING_INI = f"""\
 [circus]
 endpoint = {{endpoint}}
@@ -37,6 +42,11 @@ graceful_timeout = 5
 [env:stuck]
 WEBSTACK_READY_DIR = {{tmp}}/ready-stuck
 PYTHONPATH = {HOOKS}
+
+[watcher:stubborn]
+cmd = {STUBBORN}
+numprocesses = 1
+graceful_timeout = 8
 """
 
 
@@ -216,3 +226,23 @@ def test_what_the_app_user_puts_in_ready_dir_neither_breaks_nor_fakes_a_surge(wa
     assert result["failed"], result
     assert result["new_pids"] == new
     assert circus_watcher(warming, name="stuck")["pids"] == old
+
+
+def test_a_call_while_circusd_is_busy_waits_until_it_is_done(warming, tmp_path):
+    """circusd refuses a change while it runs another ("arbiter is already running"):
+    here a stop that waits graceful_timeout for a process that ignores SIGTERM. The module
+    asks again until circusd takes its commands."""
+    stop = [warming.circusctl, "--endpoint", warming.endpoint, "--timeout", "30"]
+    stopping = subprocess.Popen([*stop, "stop", "stubborn", "--waiting"], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    # A change that changes nothing: circusd refuses it while it stops stubborn.
+    while "already running" not in circusctl(warming, "set", "warming", "numprocesses", "2").get(
+        "reason", ""
+    ):
+        assert time.monotonic() < deadline, "circusd was never busy with the stop"
+        time.sleep(0.1)
+    result = circus_watcher(warming, name="warming", numprocesses=3)
+    assert result["changed"] and not result.get("failed"), result
+    assert configured_numprocesses(warming, "warming") == 3
+    assert stopping.wait(timeout=30) == 0
+    assert circusctl(warming, "status", "stubborn")["status"] == "stopped"
