@@ -75,6 +75,8 @@ done
         echo "      ansible_ssh_private_key_file: $work/id_ed25519"
         echo "      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
         echo "      django_app_source: $root/demo"
+        # Each host is its own proxy, on the loopback (deploy.yml's name for it there).
+        echo "      deploy_upstream_host: 127.0.0.1"
     done
     echo "  children:"
     for group in app proxy; do
