@@ -148,6 +148,34 @@ def run_circusd(tmp_path, ini_text):
         yield Circusd(endpoint=endpoint, circusctl=str(BIN / "circusctl"), socket_port=port)
 
 
+def start_module(module, **args):
+    """Start webstack.circus.MODULE once on localhost with ansible's ad-hoc command;
+    module_result() gives its result."""
+    return subprocess.Popen(
+        [
+            str(BIN / "ansible"),
+            "localhost",
+            "-m",
+            f"webstack.circus.{module}",
+            "-a",
+            json.dumps(args),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"),
+    )
+
+
+def module_result(run):
+    stdout = run.communicate(timeout=120)[0]
+    return json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def run_module(module, **args):
+    """Run webstack.circus.MODULE once on localhost; return its result."""
+    return module_result(start_module(module, **args))
+
+
 @pytest.fixture
 def circusd(tmp_path):
     yield from run_circusd(tmp_path, CIRCUS_INI)

@@ -12,18 +12,13 @@ import time
 
 import pytest
 
-from conftest import BIN, HERE, ansible_env, run_circusd
+from conftest import CIRCUS_HEADER, HERE, run_circusd, run_module
 
 HOOKS = HERE.parents[1] / "roles" / "django_app" / "files"
 WORKER = f"{sys.executable} {HERE / 'workers' / 'warming_worker.py'}"
-APP_INI = f"""\
-[circus]
-endpoint = {{endpoint}}
-pubsub_endpoint = ipc://{{tmp}}/pubsub.sock
-multicast_endpoint =
-statsd = False
-check_delay = 1
-
+APP_INI = (
+    CIRCUS_HEADER
+    + f"""
 [watcher:app]
 cmd = {WORKER} {{tmp}}/events @load
 working_dir = {{tmp}}/home/current/app
@@ -34,6 +29,7 @@ graceful_timeout = 5
 WEBSTACK_READY_DIR = {{tmp}}/ready
 PYTHONPATH = {HOOKS}
 """
+)
 OLD, HANGING, GOOD = "0" * 16, "1" * 16, "2" * 16
 OLD_LOADED = f"{OLD}+aaaaaaaaaaaa"
 
@@ -60,29 +56,15 @@ def app(tmp_path):
 
 
 def app_workers(circusd, tmp_path, **args):
-    args = dict(
-        args,
+    return run_module(
+        "app_workers",
         path=str(tmp_path / "home"),
         name="app",
         ready_dir=str(tmp_path / "ready"),
         endpoint=circusd.endpoint,
         circusctl_path=circusd.circusctl,
+        **args,
     )
-    run = subprocess.run(
-        [
-            str(BIN / "ansible"),
-            "localhost",
-            "-m",
-            "webstack.circus.app_workers",
-            "-a",
-            json.dumps(args),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"),
-        check=False,
-    )
-    return json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 def pids(circusd):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BIN, HERE, ansible_env, run_circusd
+from conftest import HERE, module_result, run_circusd, start_module
 
 HOOKS = HERE.parents[1] / "roles" / "django_app" / "files"
 WORKER = f"{sys.executable} {HERE / 'workers' / 'warming_worker.py'}"
@@ -58,31 +58,15 @@ def warming(tmp_path):
 
 
 def start_circus_watcher(circusd, **args):
-    """Start the module once with ansible's ad-hoc command; finish() gives its result."""
-    args = dict(args, endpoint=circusd.endpoint, circusctl_path=circusd.circusctl)
-    return subprocess.Popen(
-        [
-            str(BIN / "ansible"),
-            "localhost",
-            "-m",
-            "webstack.circus.circus_watcher",
-            "-a",
-            json.dumps(args),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"),
+    """Start the module once; module_result() gives its result."""
+    return start_module(
+        "circus_watcher", endpoint=circusd.endpoint, circusctl_path=circusd.circusctl, **args
     )
-
-
-def finish(run):
-    stdout = run.communicate(timeout=120)[0]
-    return json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 def circus_watcher(circusd, **args):
     """Run the module once; return its result."""
-    return finish(start_circus_watcher(circusd, **args))
+    return module_result(start_circus_watcher(circusd, **args))
 
 
 def events(tmp_path):
@@ -216,13 +200,13 @@ def test_what_the_app_user_puts_in_ready_dir_neither_breaks_nor_fakes_a_surge(wa
     deadline = time.monotonic() + 30
     new = []
     while len(new) < 2:
-        assert run.poll() is None, finish(run)
+        assert run.poll() is None, module_result(run)
         assert time.monotonic() < deadline, "the surge started no new process within 30 s"
         time.sleep(0.1)
         new = sorted(set(circusctl(warming, "list", "stuck")["pids"]) - set(old))
     for pid in new:
         (tmp_path / "ready-stuck" / str(pid)).symlink_to(tmp_path / "app-file")
-    result = finish(run)
+    result = module_result(run)
     assert result["failed"], result
     assert result["new_pids"] == new
     assert circus_watcher(warming, name="stuck")["pids"] == old
