@@ -18,3 +18,12 @@ def pytest_runtest_makereport(item, call):
         for command in DIAGNOSTICS:
             result = host.run(command)
             report.sections.append((command, result.stdout + result.stderr))
+
+
+@pytest.fixture(scope="module")
+def bookworm(host):
+    """The Debian 12 host, for tests run on one host only: more runs of site.yml (the same
+    roles run on both hosts), or a deploy from a directory (Debian 13 deploys from git)."""
+    if host.backend.get_hostname() != "webstack-bookworm":
+        pytest.skip("checked on webstack-bookworm")
+    return host

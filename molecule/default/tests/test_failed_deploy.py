@@ -9,7 +9,6 @@ import os
 import pathlib
 import shutil
 
-import pytest
 from helpers import circusctl, http_get, run_playbook
 from test_faults import wait_until, worker_pids
 
@@ -20,14 +19,6 @@ def demo_copy(tmp_path_factory, name):
     source = tmp_path_factory.mktemp(name) / "demo"
     shutil.copytree(PROJECT / "demo", source, ignore=shutil.ignore_patterns("inventory"))
     return source
-
-
-@pytest.fixture(scope="module")
-def bookworm(host):
-    # It deploys from a directory on the controller (Debian 13 from a git URL).
-    if host.backend.get_hostname() != "webstack-bookworm":
-        pytest.skip("checked on webstack-bookworm")
-    return host
 
 
 def current_release(host):

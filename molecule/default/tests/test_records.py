@@ -10,7 +10,6 @@ import pathlib
 import re
 import time
 
-import pytest
 from helpers import circusctl, http_get, run_site
 
 RECORDS = "/var/lib/webstack/records"
@@ -68,14 +67,6 @@ def role_task(name):
 
 def circusd_pid(host):
     return host.run("systemctl show --property=MainPID --value circusd").stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def bookworm(host):
-    # Two more runs of site.yml: on one host of the scenario, the same roles run on both.
-    if host.backend.get_hostname() != "webstack-bookworm":
-        pytest.skip("checked on webstack-bookworm")
-    return host
 
 
 def test_each_role_recorded_its_files_for_root_only(host):
