@@ -14,7 +14,7 @@ cd "$root"
 declare -A pids
 for name in ${MOLECULE_SCENARIOS:-default fleet apps}; do
     # Each action's wall time goes to build/stage-times.tsv as well.
-    { molecule test -s "$name" 2>&1 | scripts/stamp-actions.py "$name" >"$logs/$name.log"; } &
+    { molecule test -s "$name" 2>&1 | python3 scripts/stamp-actions.py "$name" >"$logs/$name.log"; } &
     pids[$name]=$!
 done
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """stamp-actions.py SCENARIO: copy a `molecule test` output from stdin to stdout, and add
 the wall time of each of its actions (create, converge, verify, ...) to
 build/stage-times.tsv, as "molecule SCENARIO ACTION<TAB>seconds<TAB>status"."""
