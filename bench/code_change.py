@@ -1,0 +1,164 @@
+"""The everyday code change, as users deploy it: deploy.yml over SSH (key authentication,
+sudo) to a Debian 12 systemd container running sshd (bench/ssh-hosts.sh), against the
+same change made by hand (bench/hand-update.sh), everything measured in one run.
+
+Three hosts, each deployed cold by site.yml first (not measured): bench-ssh-1 gets this
+revision's deploy.yml, bench-ssh-2 the revision BEFORE's, bench-ssh-3 the hand-written
+update. Then RUNS rounds, alternating the three: each changes one line of the demo's
+page, and each ends once the site serves it (deploy.yml waits for its health check; the
+script asks the page until it holds the change). Last, one more change with each
+revision's deploy.yml at -vvv, counting the SSH commands it ran: its round trips to the
+host. Each host has an inventory of its own, so that deploy.yml's proxy steps reach it
+alone.
+
+Writes bench/results/code-change.json (machine, versions, every run, medians, ratios).
+Usage: python3 bench/code_change.py [--runs 3] [--before REV]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from deploy_speed import INVENTORY, before_checkout, hosts_up
+from loadlib import controller_versions, load_average, machine, playbook
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = Path("greetings/templates/greetings/index.html")
+
+
+def own_inventory(host, into):
+    """An inventory of the one host (with the demo's group_vars), in directory into."""
+    everything = yaml.safe_load(INVENTORY.read_text())
+    into.mkdir(parents=True, exist_ok=True)
+    (into / "group_vars").symlink_to(ROOT / "demo/inventory/group_vars")
+    inventory = {
+        "all": {
+            "hosts": {host: everything["all"]["hosts"][host]},
+            "children": {"app": {"hosts": {host: None}}, "proxy": {"hosts": {host: None}}},
+        }
+    }
+    path = into / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def changed_source(source, mark):
+    """Put a line holding mark on the demo's page (in place of the last change's)."""
+    original = (ROOT / "demo" / PAGE).read_text()
+    (source / PAGE).write_text(original.replace("</h1>", f"</h1>\n  <p>{mark}</p>", 1))
+
+
+def deploy(root, inventory, source):
+    return playbook(root, inventory, "deploy.yml", "-e", f"django_app_source={source}")
+
+
+def hand_update(host, source, mark):
+    address = yaml.safe_load(INVENTORY.read_text())["all"]["hosts"][host]["ansible_host"]
+    started = time.monotonic()
+    subprocess.run(["bash", str(ROOT / "bench/hand-update.sh"), address, source, mark], check=True)
+    return {"seconds": round(time.monotonic() - started, 2)}
+
+
+def round_trips(root, inventory, source):
+    """The SSH commands one code-change deploy.yml runs (-vvv prints each)."""
+    run = subprocess.run(
+        [
+            "ansible-playbook",
+            "-vvv",
+            "-i",
+            str(inventory),
+            "deploy.yml",
+            "-e",
+            f"django_app_source={source}",
+        ],
+        cwd=root,
+        env={
+            **os.environ,
+            "ANSIBLE_COLLECTIONS_PATH": str(root / "build/collections"),
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=True,
+    )
+    return len(re.findall(r"^<[^>]+> SSH: EXEC ", run.stdout, re.MULTILINE))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--before", default="496304d")
+    args = parser.parse_args()
+    result = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "controller": controller_versions(),
+        "load_average_before": load_average(),
+        "before": args.before,
+        "runs": {},
+    }
+    runs = result["runs"]
+    subprocess.run(["bash", str(ROOT / "bench/ssh-hosts.sh"), "down"], check=True)
+    hosts_up(3)
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        before = work / "before"
+        before_checkout(args.before, before)
+        try:
+            inventories = {
+                n: own_inventory(f"bench-ssh-{n}", work / f"inventory-{n}") for n in (1, 2, 3)
+            }
+            source = work / "demo"
+            shutil.copytree(ROOT / "demo", source, ignore=shutil.ignore_patterns("inventory"))
+            for n, root in ((1, ROOT), (2, before), (3, ROOT)):
+                playbook(root, inventories[n], "site.yml", "-e", f"django_app_source={source}")
+            variants = {
+                "code change, deploy.yml": lambda _mark: deploy(ROOT, inventories[1], source),
+                "code change, deploy.yml before": lambda _mark: deploy(
+                    before, inventories[2], source
+                ),
+                "code change, by hand": lambda mark: hand_update("bench-ssh-3", str(source), mark),
+            }
+            for round_ in range(args.runs):
+                for name, measure in variants.items():
+                    mark = f"Change {round_} of {name}"
+                    changed_source(source, mark)
+                    runs.setdefault(name, []).append(measure(mark))
+            changed_source(source, "Counted")
+            result["round_trips"] = {
+                "deploy.yml": round_trips(ROOT, inventories[1], source),
+                "deploy.yml before": round_trips(before, inventories[2], source),
+            }
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False
+            )
+    medians = {
+        name: statistics.median(run["seconds"] for run in values) for name, values in runs.items()
+    }
+    result["medians"] = medians
+    hand = medians["code change, by hand"]
+    result["ratios"] = {
+        "deploy.yml / by hand": round(medians["code change, deploy.yml"] / hand, 2),
+        "deploy.yml before / by hand": round(medians["code change, deploy.yml before"] / hand, 2),
+        "deploy.yml / before": round(
+            medians["code change, deploy.yml"] / medians["code change, deploy.yml before"], 2
+        ),
+    }
+    result["load_average_after"] = load_average()
+    out = ROOT / "bench/results/code-change.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({key: result[key] for key in ("medians", "ratios", "round_trips")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
