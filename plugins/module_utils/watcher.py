@@ -154,26 +154,19 @@ def surge_reload(client, name, count, ready, ready_timeout, clock=time.monotonic
     New processes not ready in time are stopped instead, and the old ones kept."""
     old = set(client.pids(name))
     client.incr(name, count)
-    deadline = clock() + ready_timeout
-    while True:
-        new = set(client.pids(name)) - old
-        unready = sorted(pid for pid in new if not ready(pid))
-        if len(new) >= count and not unready:
-            break
-        if clock() >= deadline:
-            running = f"running: {sorted(new)}" if new else "none stayed up: see its stderr"
-            raise undo_surge(
-                client,
-                name,
-                old,
-                count,
-                f"the new processes were not ready within {ready_timeout}s "
-                f"({running}, not ready: {unready})",
-                dict(old_pids=sorted(old), new_pids=sorted(new)),
-                clock,
-                sleep,
-            )
-        sleep(READY_POLL_SECONDS)
+    try:
+        new = set(await_ready(client, name, count, ready, ready_timeout, old, clock, sleep))
+    except NotReady as late:
+        raise undo_surge(
+            client,
+            name,
+            old,
+            count,
+            late.message("the new processes", ready_timeout),
+            dict(old_pids=sorted(old), new_pids=late.pids),
+            clock,
+            sleep,
+        ) from None
     client.decr(name, count)
     after = set(client.pids(name))
     return sorted(old - after), sorted(new & after)
@@ -233,6 +226,43 @@ def apply_changes(client, name, changes, params):
     return sorted(replaced.get("stopped", [])), sorted(replaced.get("started", []))
 
 
+class NotReady(Exception):
+    """The processes a wait was for did not all get ready in time."""
+
+    def __init__(self, pids, unready):
+        super().__init__(pids, unready)
+        self.pids, self.unready = pids, unready
+
+    def message(self, what, ready_timeout):
+        running = f"running: {self.pids}" if self.pids else "none stayed up: see its stderr"
+        return (
+            f"{what} were not ready within {ready_timeout}s ({running}, not ready: {self.unready})"
+        )
+
+
+def await_ready(
+    client,
+    name,
+    count,
+    ready,
+    ready_timeout,
+    old=frozenset(),
+    clock=time.monotonic,
+    sleep=time.sleep,
+):
+    """Wait until the watcher runs count processes besides old, each one ready; return
+    their pids, sorted. Raise NotReady when ready_timeout passes first."""
+    deadline = clock() + ready_timeout
+    while True:
+        pids = sorted(set(client.pids(name)) - old)
+        unready = [pid for pid in pids if not ready(pid)]
+        if len(pids) >= count and not unready:
+            return pids
+        if clock() >= deadline:
+            raise NotReady(pids, unready)
+        sleep(READY_POLL_SECONDS)
+
+
 def wait_until_ready(
     client, name, count, ready, ready_timeout, clock=time.monotonic, sleep=time.sleep
 ):
@@ -240,17 +270,7 @@ def wait_until_ready(
     pids. For processes that no surge replaces: nothing is stopped when they are late."""
     if isinstance(ready, ReadyDir):
         ready.forget_all_but(client.pids(name))
-    deadline = clock() + ready_timeout
-    while True:
-        pids = client.pids(name)
-        unready = [pid for pid in pids if not ready(pid)]
-        if len(pids) >= count and not unready:
-            return pids
-        if clock() >= deadline:
-            running = f"running: {pids}" if pids else "none stayed up: see its stderr"
-            raise CircusError(
-                f"the processes were not ready within {ready_timeout}s ({running}, "
-                f"not ready: {unready})",
-                pids=pids,
-            )
-        sleep(READY_POLL_SECONDS)
+    try:
+        return await_ready(client, name, count, ready, ready_timeout, clock=clock, sleep=sleep)
+    except NotReady as late:
+        raise CircusError(late.message("the processes", ready_timeout), pids=late.pids) from None
