@@ -17,7 +17,6 @@ Usage: python3 bench/code_change.py [--runs 3] [--before REV]
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import yaml
 from deploy_speed import INVENTORY, before_checkout, hosts_up
-from loadlib import controller_versions, load_average, machine, playbook
+from loadlib import load_average, playbook, playbook_env, run_header
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = Path("greetings/templates/greetings/index.html")
@@ -80,11 +79,7 @@ def round_trips(root, inventory, source):
             f"django_app_source={source}",
         ],
         cwd=root,
-        env={
-            **os.environ,
-            "ANSIBLE_COLLECTIONS_PATH": str(root / "build/collections"),
-            "ANSIBLE_NOCOLOR": "1",
-        },
+        env=playbook_env(root),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -99,10 +94,7 @@ def main():
     parser.add_argument("--before", default="496304d")
     args = parser.parse_args()
     result = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine(),
-        "controller": controller_versions(),
-        "load_average_before": load_average(),
+        **run_header(),
         "before": args.before,
         "runs": {},
     }

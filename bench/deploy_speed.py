@@ -23,16 +23,14 @@ import json
 import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from loadlib import (
     container_versions,
     containers_cpu_seconds,
-    controller_versions,
     load_average,
-    machine,
     playbook,
+    run_header,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,10 +100,7 @@ def main():
     args = parser.parse_args()
 
     result = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine(),
-        "controller": controller_versions(),
-        "load_average_before": load_average(),
+        **run_header(),
         "hosts": args.hosts,
         "before": args.before,
         "runs": {},

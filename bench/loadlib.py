@@ -259,6 +259,26 @@ def container_versions(container):
     return in_container(container, VERSIONS)
 
 
+def run_header():
+    """What a deploy benchmark's result starts with: when, where, with what, how loaded."""
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "controller": controller_versions(),
+        "load_average_before": load_average(),
+    }
+
+
+def playbook_env(root, **env):
+    """The environment ansible-playbook runs in for the checkout at root."""
+    return dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(root / "build/collections"),
+        ANSIBLE_NOCOLOR="1",
+        **env,
+    )
+
+
 def playbook(root, inventory, name, *args, **env):
     """Run the playbook `name` of the checkout at root (its own build/collections) and
     exit with its errors when it fails; its wall time in seconds and the recap's
@@ -269,12 +289,7 @@ def playbook(root, inventory, name, *args, **env):
     run = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), name, *args],
         cwd=root,
-        env=dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=str(root / "build/collections"),
-            ANSIBLE_NOCOLOR="1",
-            **env,
-        ),
+        env=playbook_env(root, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -29,10 +28,9 @@ import yaml
 from loadlib import (
     Load,
     container_versions,
-    controller_versions,
     load_average,
-    machine,
     playbook,
+    run_header,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,10 +101,7 @@ def main():
     args = parser.parse_args()
 
     result = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine(),
-        "controller": controller_versions(),
-        "load_average_before": load_average(),
+        **run_header(),
         "clients": args.clients,
         "runs": {"new release": [], "release already on the hosts": []},
     }
