@@ -127,6 +127,25 @@ def remove_releases(home, releases):
     return removed_venvs
 
 
+def record_loaded(home, loaded, keep, release, check_mode=False):
+    """Record loaded as what the workers run, and delete the releases beyond the keep
+    newest, never the current one, the one before it or release (with the virtualenvs
+    no release uses). Returns (changed, removed releases, removed virtualenvs); in check
+    mode nothing is written and no virtualenv is counted."""
+    state = read_state(home)
+    present = present_releases(home)
+    current = current_release(home)
+    protected = {current, previous_release(state["history"], current, present), release}
+    doomed = prune_plan(state["history"], present, keep, protected)
+    changed = state["loaded"] != loaded or bool(doomed)
+    if check_mode:
+        return changed, doomed, []
+    if state["loaded"] != loaded:
+        write_state(home, dict(state, loaded=loaded))
+    removed_venvs = remove_releases(home, doomed)
+    return changed or bool(removed_venvs), doomed, removed_venvs
+
+
 def switch_current(home, release):
     """Point `current` at releases/RELEASE in one rename: a process that resolves it
     sees the old release or the new one, never no release."""

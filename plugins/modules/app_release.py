@@ -165,9 +165,8 @@ from ansible_collections.webstack.circus.plugins.module_utils.releases import (
     ordered,
     present_releases,
     previous_release,
-    prune_plan,
     read_state,
-    remove_releases,
+    record_loaded,
     switch_current,
     with_current,
     write_state,
@@ -243,20 +242,9 @@ def main():
             write_state(home, dict(recorded, history=history))
 
     else:
-        wanted = module.params["loaded"]
-        doomed = prune_plan(
-            recorded["history"],
-            set(before["releases"]),
-            module.params["keep"],
-            protected={before["current"], before["previous"], release},
+        result["changed"], result["removed"], result["removed_venvs"] = record_loaded(
+            home, module.params["loaded"], module.params["keep"], release, module.check_mode
         )
-        result["removed"] = doomed
-        result["changed"] = recorded["loaded"] != wanted or bool(doomed)
-        if not module.check_mode:
-            if recorded["loaded"] != wanted:
-                write_state(home, dict(recorded, loaded=wanted))
-            result["removed_venvs"] = remove_releases(home, doomed)
-            result["changed"] = result["changed"] or bool(result["removed_venvs"])
 
     after = describe(home) if not module.check_mode else before
     if module.check_mode and state == "current" and result["changed"]:

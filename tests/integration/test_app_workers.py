@@ -3,11 +3,14 @@ as the django_app role writes it: a release whose workers never get ready leaves
 workers serving and `current` on their release, so a worker circusd starts afterwards
 starts that release too; a good release then moves every worker."""
 
+import contextlib
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -151,3 +154,74 @@ def test_workers_started_on_the_first_release_are_not_loaded_twice(app, tmp_path
     assert first["changed"] and first["moved"], first
     assert first["actions"] == [f"current -> {OLD}", "wait until 2 processes of app are ready"]
     assert pids(app) == old
+
+
+@contextlib.contextmanager
+def health_answering(status):
+    """An HTTP server on the loopback that answers every GET with status."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            del args
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/health/"
+    finally:
+        server.shutdown()
+
+
+def deploy_good(app, tmp_path, health_url):
+    """app_workers as the role calls it: a command first, the static files, the health
+    check and the record."""
+    static = tmp_path / "home" / "releases" / GOOD / "static"
+    static.mkdir()
+    (static / "site.css").write_text("body{}")
+    # What current names while the command runs, and the processes then.
+    command = ["sh", "-c", f"readlink {tmp_path}/home/current > {tmp_path}/seen"]
+    return app_workers(
+        app,
+        tmp_path,
+        release=GOOD,
+        loaded=f"{GOOD}+cccccccccccc",
+        commands=[command],
+        static_root=str(tmp_path / "static"),
+        reload_config=True,
+        health_url=health_url,
+        health_retries=2,
+        keep=2,
+    )
+
+
+def test_a_deploy_runs_its_commands_first_then_moves_answers_and_records(app, tmp_path):
+    old = pids(app)
+    with health_answering(200) as url:
+        done = deploy_good(app, tmp_path, url)
+    assert done["changed"] and done["moved"] and not done.get("failed"), done
+    # The command ran before any worker moved.
+    assert (tmp_path / "seen").read_text().strip() == f"releases/{OLD}"
+    assert set(done["stopped_pids"]) == set(old)
+    assert releases_run(app) == dict.fromkeys(done["started_pids"], GOOD)
+    assert (tmp_path / "static" / "site.css").read_text() == "body{}"
+    assert recorded(tmp_path) == (GOOD, dict(history=[OLD, GOOD], loaded=f"{GOOD}+cccccccccccc"))
+    # The release never made current goes first; the one before current stays.
+    assert done["removed"] == [HANGING]
+    assert sorted(os.listdir(tmp_path / "home" / "releases")) == [OLD, GOOD]
+
+
+def test_an_app_that_does_not_answer_is_not_recorded_as_loaded(app, tmp_path):
+    with health_answering(503) as url:
+        failed = deploy_good(app, tmp_path, url)
+    assert failed["failed"], failed
+    assert f"{url} did not answer 200 in 2 tries (last: 503)" in failed["msg"]
+    # The workers run the release, current names it, and the next run moves them again.
+    assert set(releases_run(app).values()) == {GOOD}
+    current, state = recorded(tmp_path)
+    assert current == GOOD
+    assert state["loaded"] == f"unknown: a reload to {GOOD}+cccccccccccc has not finished"

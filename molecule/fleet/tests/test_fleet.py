@@ -35,6 +35,8 @@ testinfra_hosts = ["webstack-fleet-proxy"]
 STARTED = time.time()
 PROXY = ("127.0.0.1", 18480)
 APP_HOSTS = ("webstack-fleet-app1", "webstack-fleet-app2")
+# The django_app role's one call that migrates, moves the workers and checks the app.
+MOVE_WORKERS = "Move the workers to the release"
 PROJECT = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 # The reload the django_app role runs for new code.
 RELOAD_BOTH = (
@@ -90,6 +92,27 @@ def failed_on(output, task):
     return ran_on(output, task, outcomes="fatal")
 
 
+def results_of(output, task):
+    """{host: result} of a task in a playbook's output at -v, from every batch."""
+    decoder = json.JSONDecoder()
+    results = {}
+    for block in output.split("\nTASK [")[1:]:
+        if block.split("]", 1)[0].endswith(task):
+            pattern = r"^(?:ok|changed|fatal): \[([^\]]+)\](?:: FAILED!)? => "
+            for match in re.finditer(pattern, block, re.MULTILINE):
+                results[match.group(1)] = decoder.raw_decode(block, match.end())[0]
+    return results
+
+
+def migrated_on(output):
+    """The hosts on which a deploy at -v ran manage.py migrate (before moving the workers)."""
+    return [
+        host
+        for host, result in results_of(output, MOVE_WORKERS).items()
+        if any("migrate" in command["argv"] for command in result.get("commands", []))
+    ]
+
+
 def current_release(app):
     """The release the app host's `current` link names."""
     return app.check_output("readlink /srv/demo/current").rsplit("/", 1)[1]
@@ -116,9 +139,12 @@ def test_no_request_fails_while_apps_reload_redeploy_and_scale(release_2):
         time.sleep(2)
         for _reload in range(3):
             reload_both_app_hosts()
-        deployed = ansible("ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_2}")
+        deployed = ansible(
+            "ansible-playbook", "-v", "deploy.yml", "-e", f"django_app_source={release_2}"
+        )
         # One database for the fleet: migrate ran once, on the first app host.
-        assert ran_on(deployed.stdout, "Migrate the database") == ["webstack-fleet-app1"]
+        assert migrated_on(deployed.stdout) == ["webstack-fleet-app1"]
+        assert tuple(sorted(results_of(deployed.stdout, MOVE_WORKERS))) == APP_HOSTS
         # Scaling is a variable change and a re-run, on both app hosts at once.
         for workers in (4, 2):
             variables = {"django_app_source": str(release_2), "django_app_numprocesses": workers}
@@ -223,7 +249,8 @@ def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
             ),
             succeed=False,
         )
-        assert failed_on(failed.stdout, "Check that the app answers") == ["webstack-fleet-app1"]
+        assert failed_on(failed.stdout, MOVE_WORKERS) == ["webstack-fleet-app1"]
+        assert "did not answer 200 in 3 tries" in failed.stdout
         # app1, the first batch, runs release 3 but is out of the proxy; app2 was not
         # reached and serves every request with release 2.
         assert "server webstack-fleet-app1:8000 max_fails=3 fail_timeout=10s down;" in proxy_site()
@@ -343,17 +370,18 @@ def test_a_broken_migration_stops_the_rollout_and_the_fixed_release_replaces_eve
             f"django_app_source={release_4_broken}",
             succeed=False,
         )
-        # The failure is on app1's migrate, in the first batch, and says why: the task
-        # logs (no secret is on its command line or in its arguments).
-        assert failed_on(failed.stdout, "Migrate the database") == ["webstack-fleet-app1"]
+        # The failure is on app1's migrate, in the first batch, before its workers moved,
+        # and says why (no secret is on its command line or in its arguments).
+        assert failed_on(failed.stdout, MOVE_WORKERS) == ["webstack-fleet-app1"]
+        assert "before the workers moved" in failed.stdout
         assert "RuntimeError: broken migration" in failed.stdout
         # app1 failed before it switched: both hosts serve release 2 only.
         assert all("Release 2." in page and "Release 4." not in page for page in proxy_pages())
         assert {name: served_releases(fleet_host(name))[0] for name in APP_HOSTS} == before
         fixed = ansible(
-            "ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_4_fixed}"
+            "ansible-playbook", "-v", "deploy.yml", "-e", f"django_app_source={release_4_fixed}"
         )
-        assert ran_on(fixed.stdout, "Migrate the database") == ["webstack-fleet-app1"]
+        assert migrated_on(fixed.stdout) == ["webstack-fleet-app1"]
         time.sleep(2)
     assert load.tally["ok"] > 50
     assert load.failed == 0, dict(load.tally)
