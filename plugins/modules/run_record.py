@@ -49,8 +49,38 @@ options:
     description:
       - What the role converges to, as one string (the role hashes it). Logs show it, so
         leave the secret values out of it and give them in O(secrets).
+      - Required unless O(role) is given.
     type: str
-    required: true
+  role:
+    description:
+      - A role of this collection whose record this is (V(circus), V(django_app),
+        V(nginx_proxy)), for a task of that role. The action plugin then computes
+        O(fingerprint) on the controller, from every variable named C(ROLE_*) as the task
+        sees it but those of O(secret_names), the role's files, the collection's plugins
+        and the host's Debian release, and gives O(secrets) from O(secret_names).
+      - With O(role), reads are shared within a run through the host's
+        C(__webstack_reads) fact (see O(step)).
+    type: str
+  secret_names:
+    description: With O(role), the role's variables whose values are secrets (see O(secrets)).
+    type: list
+    elements: str
+    default: []
+  step:
+    description:
+      - With O(role), which step of the role this is.
+      - V(preflight), the read before the variables are checked (lazy, see O(lazy)); the
+        read is remembered in the C(__webstack_reads) fact.
+      - V(read), the role's own read; it takes the preflight's read instead of asking the
+        host again when that read was made with the same values and secrets and the host had
+        converged. When the host has not converged, every remembered read is forgotten (the
+        role will change the host). RV(checked) says whether this run's preflight checked
+        these values.
+      - V(forget), forget every remembered read without asking the host (the role changes it).
+      - V(record), write the record (O(state=present)).
+    type: str
+    choices: [preflight, read, forget, record]
+    default: read
   secrets:
     description:
       - The role's secret values (passwords, keys, URLs with credentials), never logged.
@@ -134,6 +164,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+checked:
+  description: With O(role), whether this run's preflight checked these values and secrets.
+  returned: with O(role), for O(step=preflight) and O(step=read)
+  type: bool
+reused:
+  description: With O(role), whether the preflight's read was taken instead of asking the host.
+  returned: with O(role), for O(step=preflight) and O(step=read)
+  type: bool
+checks:
+  description:
+    - With O(role), a digest of the values and secrets, keyed by the controller (a file
+      under C(~/.cache/webstack.circus)).
+  returned: with O(role), for O(step=preflight) and O(step=read)
+  type: str
 converged:
   description:
     - Whether the host still runs what the record says (always false with O(state=present)).
@@ -307,7 +351,13 @@ def main():
         argument_spec=dict(
             path=dict(type="path", required=True),
             state=dict(type="str", choices=["read", "present"], default="read"),
-            fingerprint=dict(type="str", required=True, no_log=False),
+            fingerprint=dict(type="str", no_log=False),
+            # Taken by the action plugin (plugins/action/run_record.py).
+            role=dict(type="str"),
+            secret_names=dict(type="list", elements="str", default=[], no_log=False),
+            step=dict(
+                type="str", choices=["preflight", "read", "forget", "record"], default="read"
+            ),
             secrets=dict(type="raw", no_log=True),
             digest_key=dict(type="path", default=KEY_PATH, no_log=False),
             files=dict(type="list", elements="path", default=[]),
@@ -319,6 +369,8 @@ def main():
         supports_check_mode=True,
     )
     path, fingerprint = module.params["path"], module.params["fingerprint"]
+    if fingerprint is None:
+        module.fail_json(msg="fingerprint is required (or role, for a role of this collection)")
     record = read_record(path)
     result = dict(
         changed=False,
