@@ -17,15 +17,20 @@ import jinja2
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DEFAULTS = ROOT / "roles" / "circus" / "defaults" / "main.yml"
 
 
 def circus_variables(overrides=None):
     """The circus role's variables: its defaults, with the circus_* values of overrides
     (a host's variables), every template rendered."""
-    values = yaml.safe_load(DEFAULTS.read_text())
-    values.update({k: v for k, v in (overrides or {}).items() if k in values})
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    return role_variables("circus", overrides)
+
+
+def role_variables(role, overrides=None):
+    """A role's variables: its defaults and the ROLE_* values of overrides, every template
+    rendered (with the other values of overrides, as a host's variables)."""
+    values = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+    values.update({k: v for k, v in (overrides or {}).items() if k.startswith(role + "_")})
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
     def render(value):
         # A value made of what plain Jinja lacks (Ansible's lookups, a variable of the
@@ -43,7 +48,7 @@ def circus_variables(overrides=None):
         if rendered == values:
             return values
         values = rendered
-    raise ValueError(f"the circus role's defaults do not settle: {values}")
+    raise ValueError(f"the {role} role's defaults do not settle: {values}")
 
 
 def circusctl_path(variables):
