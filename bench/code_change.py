@@ -12,6 +12,9 @@ host. Each host has an inventory of its own, so that deploy.yml's proxy steps re
 alone.
 
 Writes bench/results/code-change.json (machine, versions, every run, medians, ratios).
+Then site.yml with nothing to do, three times on each revision's host, alternating, and
+once more at -vvv for its round trips.
+
 Usage: python3 bench/code_change.py [--runs 3] [--before REV]
 """
 
@@ -66,15 +69,15 @@ def hand_update(host, source, mark):
     return {"seconds": round(time.monotonic() - started, 2)}
 
 
-def round_trips(root, inventory, source):
-    """The SSH commands one code-change deploy.yml runs (-vvv prints each)."""
+def round_trips(root, inventory, source, name="deploy.yml"):
+    """The SSH commands one run of the playbook name runs (-vvv prints each)."""
     run = subprocess.run(
         [
             "ansible-playbook",
             "-vvv",
             "-i",
             str(inventory),
-            "deploy.yml",
+            name,
             "-e",
             f"django_app_source={source}",
         ],
@@ -91,7 +94,7 @@ def round_trips(root, inventory, source):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--before", default="496304d")
+    parser.add_argument("--before", default="489895f")
     args = parser.parse_args()
     result = {
         **run_header(),
@@ -130,6 +133,29 @@ def main():
                 "deploy.yml": round_trips(ROOT, inventories[1], source),
                 "deploy.yml before": round_trips(before, inventories[2], source),
             }
+            # Then nothing to do: site.yml again on each revision's host (once unmeasured,
+            # for the proxy's part that deploy.yml does not run).
+            for n, root in ((1, ROOT), (2, before)):
+                playbook(root, inventories[n], "site.yml", "-e", f"django_app_source={source}")
+            no_ops = {
+                "no-op, site.yml": lambda: playbook(
+                    ROOT, inventories[1], "site.yml", "-e", f"django_app_source={source}"
+                ),
+                "no-op, site.yml before": lambda: playbook(
+                    before, inventories[2], "site.yml", "-e", f"django_app_source={source}"
+                ),
+            }
+            for _round in range(args.runs):
+                for name, measure in no_ops.items():
+                    runs.setdefault(name, []).append(measure())
+            result["round_trips"].update(
+                {
+                    "no-op site.yml": round_trips(ROOT, inventories[1], source, "site.yml"),
+                    "no-op site.yml before": round_trips(
+                        before, inventories[2], source, "site.yml"
+                    ),
+                }
+            )
         finally:
             subprocess.run(
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False
@@ -145,11 +171,20 @@ def main():
         "deploy.yml / before": round(
             medians["code change, deploy.yml"] / medians["code change, deploy.yml before"], 2
         ),
+        "no-op / no-op before": round(
+            medians["no-op, site.yml"] / medians["no-op, site.yml before"], 2
+        ),
+    }
+    result["controller_cpu_medians"] = {
+        name: statistics.median(run["controller_cpu_seconds"] for run in values)
+        for name, values in runs.items()
+        if "controller_cpu_seconds" in values[0]
     }
     result["load_average_after"] = load_average()
     out = ROOT / "bench/results/code-change.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({key: result[key] for key in ("medians", "ratios", "round_trips")}, indent=2))
+    summary = ("medians", "ratios", "round_trips", "controller_cpu_medians")
+    print(json.dumps({key: result[key] for key in summary}, indent=2))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ work=$root/build/bench/ssh
 image=webstack-circus/debian-sshd:bookworm
 
 if [ "${1:-}" = down ]; then
+    # No engine running: no container to remove.
+    docker info >/dev/null 2>&1 || exit 0
     docker ps -aq --filter name=^bench-ssh- | xargs --no-run-if-empty docker rm -f >/dev/null
     exit 0
 fi
