@@ -25,7 +25,7 @@ HOST_PACKAGES := shellcheck nginx openssl
 # drives Debian's chromedriver; no browser is downloaded).
 MOLECULE_HOST_PACKAGES := chromium chromium-driver
 
-.PHONY: help venv host-packages molecule-host-packages test lint sanity unit integration docs galaxy molecule demo demo-clean clean
+.PHONY: help venv host-packages molecule-host-packages test lint sanity unit integration docs galaxy release molecule demo demo-clean clean
 
 help:
 	@echo "make test         everything CI runs: lint, sanity, unit, integration, docs, galaxy, molecule"
@@ -35,6 +35,7 @@ help:
 	@echo "make integration  modules against a real circusd"
 	@echo "make docs         build and install the collection, check ansible-doc and its playbooks"
 	@echo "make galaxy       build the collection, import it with galaxy-importer: no warning, no error"
+	@echo "make release      the tarball that would be published, once the changelog has its release"
 	@echo "make molecule     the roles on Debian 12 and 13 systemd containers (starts Docker)"
 	@echo "make demo         deploy the demo app into a local container, print its URL"
 	@echo "make demo-clean   remove the demo container"
@@ -109,6 +110,9 @@ docs: venv
 
 galaxy: $(VENV_GALAXY)/bin/.installed
 	VENV_GALAXY=$(VENV_GALAXY) scripts/galaxy-import.sh
+
+release: venv
+	scripts/release.sh
 
 molecule: venv molecule-host-packages
 	scripts/timed.sh docker-engine scripts/docker-engine.sh

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: app_archive
 short_description: Pack an app's source into one archive named by the hash of its content
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Runs on the controller, in Ansible's own process (an action plugin), whatever host the
     task is for. Give it C(run_once) to pack once per play. The

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: app_build
 short_description: Build a release of an app on the host in one call
-version_added: 0.4.0
+version_added: 1.0.0
 description:
   - Builds C(releases/ID) of the layout of M(webstack.circus.app_release) in
     C(releases/ID.partial), and renames it once complete, so that a build that fails leaves

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: app_files
 short_description: Write a set of small configuration files in one call, and remove the stale ones
-version_added: 0.4.0
+version_added: 1.0.0
 description:
   - Writes each file of O(files) whose content differs, owned by root with O(mode), in one
     rename (a reader sees the old file or the new one), and removes the files that match

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: app_release
 short_description: Read and switch the releases of an app on a host
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Works on the layout the P(webstack.circus.django_app#role) role builds under an app's
     home. C(releases/ID) holds each release (code, a link to its virtualenv, its static

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: app_workers
 short_description: Move an app's workers and programs to a release, or leave them as they were
-version_added: 0.4.0
+version_added: 1.0.0
 description:
   - Works on the layout of M(webstack.circus.app_release) (C(releases/ID), C(current),
     C(deploy-state.json)) and on the Circus watcher whose C(working_dir) is in C(current),

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: circus_info
 short_description: Report the watchers, processes and sockets of a running circusd
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads, through circusctl, the data that circus-top shows. Every watcher (or one) with its
     status, configured number of processes and live process ids, and optionally per

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: circus_watcher
 short_description: Start, stop, reload and scale a Circus watcher
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Manages the runtime state of one watcher of a running circusd through circusctl.
   - The number of processes is compared with the watcher's configured target (what

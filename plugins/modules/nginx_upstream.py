@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: nginx_upstream
 short_description: Take app servers out of the nginx_proxy role's upstreams, or put them back
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Marks the C(server) lines of the given O(servers) with nginx's C(down) parameter
     (O(state=drained)), or removes it (O(state=enabled)), in every C(upstream webstack_*)

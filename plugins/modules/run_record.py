@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: run_record
 short_description: Tell whether a host still runs what a role's last complete run left
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - A role's last step records, in one file on the host, a fingerprint of what it was
     asked to converge to (its variables and its own code), a digest of its secret values

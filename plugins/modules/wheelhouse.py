@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: wheelhouse
 short_description: Build on the controller the wheels a host's Python needs, in one archive
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Meant to run on the controller (C(delegate_to) V(localhost)) for hosts that cannot reach
     a package index. The P(webstack.circus.circus#role) and P(webstack.circus.django_app#role)
