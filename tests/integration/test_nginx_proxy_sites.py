@@ -6,9 +6,11 @@ import gzip
 import http.client
 import json
 import socket
+import socketserver
 import ssl
 import stat
 import subprocess
+import threading
 
 import pytest
 from nginx_harness import Answer, backend, get, nginx_root, serving
@@ -332,3 +334,65 @@ def test_a_given_certificate_and_key_are_used_and_the_key_never_shown(root, tmp_
         with serving(root, root.http_port, root.https_port):
             answer, _alpn = https_get(root.https_port, "/", "shop.example", cafile=str(certificate))
             assert answer.status == 200
+
+
+class UpgradingBackend(socketserver.ThreadingTCPServer):
+    """An app that switches a WebSocket handshake to an echo of bytes (what an ASGI app
+    under uvicorn does after its handshake), and records the headers each request had."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), UpgradingHandler)
+        self.heads = []
+
+
+class UpgradingHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        head = {}
+        self.rfile.readline()
+        while (line := self.rfile.readline().decode()) not in ("\r\n", ""):
+            name, value = line.split(":", 1)
+            head[name.strip().lower()] = value.strip()
+        self.server.heads.append(head)
+        if head.get("upgrade", "").lower() != "websocket":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno")
+            return
+        self.wfile.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        )
+        self.wfile.flush()
+        while data := self.request.recv(1024):
+            self.request.sendall(data)
+
+
+def test_websocket_upgrades_reach_the_app_and_stay_open(root):
+    server = UpgradingBackend()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sites = [{"name": "chat", "upstreams": [f"127.0.0.1:{server.server_address[1]}"]}]
+        configured(root, nginx_proxy_sites=sites)
+        with serving(root):
+            with socket.create_connection(("127.0.0.1", root.http_port), timeout=10) as client:
+                client.sendall(
+                    b"GET /ws/ HTTP/1.1\r\nHost: chat.example\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+                )
+                reader = client.makefile("rb")
+                assert reader.readline().startswith(b"HTTP/1.1 101"), server.heads
+                while reader.readline() not in (b"\r\n", b""):
+                    pass
+                # The connection is the app's now: what the client sends comes back.
+                for message in (b"ping", b"pong" * 1000):
+                    client.sendall(message)
+                    assert reader.read(len(message)) == message
+            plain = get(root.http_port, "/", host="chat.example")
+            assert plain.body == b"no"
+        upgraded, other = server.heads
+        assert (upgraded["upgrade"], upgraded["connection"]) == ("websocket", "upgrade")
+        assert "upgrade" not in other and other["connection"] == "close"
+    finally:
+        server.shutdown()
+        server.server_close()

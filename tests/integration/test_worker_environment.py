@@ -120,3 +120,32 @@ def test_a_file_that_is_not_an_object_of_strings_is_refused(tmp_path):
     result = subprocess.run(launcher(bad, "/bin/true"), capture_output=True, text=True, check=False)
     assert result.returncode != 0
     assert "must hold a JSON object of strings" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, ".:/srv/shop/lib"),
+        ({"PYTHONPATH": "/opt/shared"}, ".:/srv/shop/lib:/opt/shared"),
+    ],
+)
+def test_a_pythonpath_of_the_app_comes_after_the_roles(tmp_path, ansible_playbook, given, expected):
+    """The release's code and the role's worker hook stay first: a PYTHONPATH of
+    django_app_env is appended, not put in their place."""
+    extra, out = tmp_path / "vars.json", tmp_path / "environment.json"
+    extra.write_text(
+        json.dumps(
+            {
+                "django_app_name": "shop",
+                "django_app_settings_module": "shop.settings",
+                "django_app_env": dict(given, SHOP_MODE="live"),
+                "django_app_secret_env": {"DJANGO_SECRET_KEY": "s"},
+                "environment_out": str(out),
+            }
+        )
+    )
+    run = ansible_playbook("roles/django_app_environment.yml", "-e", "@" + str(extra))
+    assert run.returncode == 0, run.stdout + run.stderr
+    shown = json.loads(out.read_text())
+    assert shown["PYTHONPATH"] == expected
+    assert (shown["SHOP_MODE"], shown["DJANGO_SECRET_KEY"]) == ("live", "s")
