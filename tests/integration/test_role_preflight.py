@@ -217,3 +217,37 @@ def test_the_preflight_alone_refuses_every_value_of_the_wrong_type_or_outside_it
     errors = preflight_errors(tmp_path, ansible_playbook, role, dict(variables, **bad))
     unnamed = [name for name in bad if not any(re.search(rf"\b{name}\b", e) for e in errors)]
     assert unnamed == [], errors
+
+
+def test_a_bad_value_on_one_host_stops_every_host_before_any_change(tmp_path, ansible_playbook):
+    """site.yml on two hosts, one with a bad port: the preflight play stops the whole run
+    (any_errors_fatal), so no role runs on the good host either. In check mode: were the
+    run to go on, nothing would change on this machine."""
+    host = dict(
+        GOOD_APP,
+        ansible_connection="local",
+        ansible_become=False,
+        ansible_python_interpreter="{{ ansible_playbook_python }}",
+        nginx_proxy_sites=[GOOD_SITE],
+    )
+    hosts = {"web1": host, "web2": dict(host, django_app_socket_port=70000)}
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": hosts,
+                    "children": {"app": {"hosts": dict.fromkeys(hosts)}, "proxy": {"hosts": {}}},
+                }
+            }
+        )
+    )
+    result = ansible_playbook("../../site.yml", "-i", str(inventory), "--check")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "django_app_socket_port must be from 1 to 65535 (got 70000)" in output, output
+    # web1's values passed, web2's did not, and no play after the preflight started.
+    assert re.search(r"^ok: \[web1\]", output, re.MULTILINE), output
+    assert re.findall(r"^PLAY \[(.*)\]", output, re.MULTILINE) == [
+        "Check the variables of every role"
+    ], output
