@@ -113,6 +113,24 @@ class Checks:
         self.that(not bad, message.format(got=shown(self.values[name]), bad=shown(bad)))
 
 
+def pip_errors(check, role, example):
+    """The packages a role installs beside its own, and the index pip takes them from."""
+    check.each(
+        f"{role}_extra_packages",
+        REQUIREMENT,
+        f"{role}_extra_packages must be pip requirements such as {example} or pkg>=2 (a name,"
+        " then version specifiers, no spaces, no option; got {got}).",
+    )
+    # The value is not shown: it may hold a password.
+    index_url = check[f"{role}_pip_index_url"]
+    check.that(
+        isinstance(index_url, str) and matches(INDEX_URL, index_url),
+        f"{role}_pip_index_url must be empty or an https:// URL (https://[user:password@]host"
+        "[:port]/path, letters, digits and URL punctuation, no space or newline; the value is"
+        " not shown, it may hold a password).",
+    )
+
+
 def circus_errors(values, _context):
     check = Checks(values)
     run_dir = values["circus_run_dir"]
@@ -167,20 +185,7 @@ def circus_errors(values, _context):
         ]
     )
     check.ranges([("circus_check_delay", 1, 3600)], "")
-    check.each(
-        "circus_extra_packages",
-        REQUIREMENT,
-        "circus_extra_packages must be pip requirements such as circus-web==1.0 or pkg>=2 (a name,"
-        " then version specifiers, no spaces, no option; got {got}).",
-    )
-    # The value is not shown: it may hold a password.
-    check.that(
-        isinstance(values["circus_pip_index_url"], str)
-        and matches(INDEX_URL, values["circus_pip_index_url"]),
-        "circus_pip_index_url must be empty or an https:// URL (https://[user:password@]host[:port]"
-        "/path, letters, digits and URL punctuation, no space or newline; the value is not"
-        " shown, it may hold a password).",
-    )
+    pip_errors(check, "circus", "circus-web==1.0")
     check.that(
         values["circus_pubsub_endpoint"] != values["circus_endpoint"],
         "circus_pubsub_endpoint must differ from circus_endpoint"
@@ -403,26 +408,13 @@ def django_app_errors(values, context):
         "django_app_source_exclude patterns must be single lines"
         f" (got {shown(values['django_app_source_exclude'])}).",
     )
-    check.each(
-        "django_app_extra_packages",
-        REQUIREMENT,
-        "django_app_extra_packages must be pip requirements such as whitenoise==6.9 or pkg>=2"
-        " (a name, then version specifiers, no spaces, no option; got {got}).",
-    )
+    pip_errors(check, "django_app", "whitenoise==6.9")
     # A Debian package name (Debian policy 5.6.1), nothing apt reads as an option or a version.
     check.each(
         "django_app_system_packages",
         r"^[a-z0-9][a-z0-9+.-]+\Z",
         "django_app_system_packages must be Debian package names such as libpq5 (lower-case"
         " letters, digits, '+', '-' and '.'; no version, no option; got {got}).",
-    )
-    # The value is not shown: it may hold a password.
-    check.that(
-        isinstance(values["django_app_pip_index_url"], str)
-        and matches(INDEX_URL, values["django_app_pip_index_url"]),
-        "django_app_pip_index_url must be empty or an https:// URL (https://[user:password@]"
-        "host[:port]/path, letters, digits and URL punctuation, no space or newline; the value"
-        " is not shown, it may hold a password).",
     )
     # The controller builds the wheels from what it has: not a git checkout's requirements,
     # and not an sdist, which the host would have to build (with setuptools, from an index).
