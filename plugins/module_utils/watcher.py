@@ -20,7 +20,11 @@ from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
 )
 
 ALWAYS_ACTING_STATES = {"restarted": "restart", "reloaded": "reload"}
-READY_POLL_SECONDS = 0.25
+# How often a wait looks at the ready files (a stat each), and lists the watcher's
+# processes again (a circusctl process each, about 0.15 s).
+READY_POLL_SECONDS = 0.05
+LIST_POLL_SECONDS = 0.25
+RELIST_SECONDS = 1.0
 ABORT_POLL_SECONDS = 0.1
 
 
@@ -148,11 +152,14 @@ def abort_surge(session, name, old, count, clock=time.monotonic, sleep=time.slee
         sleep(ABORT_POLL_SECONDS)
 
 
-def surge_reload(client, name, count, ready, ready_timeout, clock=time.monotonic, sleep=time.sleep):
+def surge_reload(
+    client, name, count, ready, ready_timeout, clock=time.monotonic, sleep=time.sleep, old=None
+):
     """Start count new processes beside the old ones, wait until each new one is ready,
     then stop the old ones (circusd stops the oldest). Return (stopped, started) pids.
-    New processes not ready in time are stopped instead, and the old ones kept."""
-    old = set(client.pids(name))
+    New processes not ready in time are stopped instead, and the old ones kept. old: the
+    pids the caller just listed, if it did."""
+    old = set(client.pids(name) if old is None else old)
     client.incr(name, count)
     try:
         new = set(await_ready(client, name, count, ready, ready_timeout, old, clock, sleep))
@@ -217,11 +224,13 @@ def apply_changes(client, name, changes, params):
         elif command == "restart":
             replaced = client.restart(name, wait)
         elif command == "surge":
-            ready = always_ready
+            ready, old = always_ready, None
             if params["ready_dir"]:
-                ready = ReadyDir(params["ready_dir"])
-                ready.forget_all_but(client.pids(name))
-            stopped, started = surge_reload(client, name, value, ready, params["ready_timeout"])
+                ready, old = ReadyDir(params["ready_dir"]), client.pids(name)
+                ready.forget_all_but(old)
+            stopped, started = surge_reload(
+                client, name, value, ready, params["ready_timeout"], old=old
+            )
             replaced = dict(stopped=stopped, started=started)
     return sorted(replaced.get("stopped", [])), sorted(replaced.get("started", []))
 
@@ -251,16 +260,31 @@ def await_ready(
     sleep=time.sleep,
 ):
     """Wait until the watcher runs count processes besides old, each one ready; return
-    their pids, sorted. Raise NotReady when ready_timeout passes first."""
+    their pids, sorted. Raise NotReady when ready_timeout passes first.
+
+    Listing the processes costs a circusctl process; a ready file, a stat. So the
+    processes are listed again only while fewer than count run, every RELIST_SECONDS
+    while they load, and once more when every listed one is ready, to return only
+    processes that still run."""
     deadline = clock() + ready_timeout
+    listed_at = None
     while True:
-        pids = sorted(set(client.pids(name)) - old)
+        fresh = listed_at is None or clock() - listed_at >= RELIST_SECONDS
+        if fresh:
+            pids, listed_at = sorted(set(client.pids(name)) - old), clock()
         unready = [pid for pid in pids if not ready(pid)]
         if len(pids) >= count and not unready:
-            return pids
+            if fresh:
+                return pids
+            listed_at = None
+            continue
         if clock() >= deadline:
             raise NotReady(pids, unready)
-        sleep(READY_POLL_SECONDS)
+        if len(pids) < count:
+            listed_at = None
+            sleep(LIST_POLL_SECONDS)
+        else:
+            sleep(READY_POLL_SECONDS)
 
 
 def wait_until_ready(

@@ -9,6 +9,7 @@ from ansible_collections.webstack.circus.plugins.module_utils.watcher import (
     ReadyDir,
     abort_surge,
     apply_changes,
+    await_ready,
     describe,
     plan_changes,
     predict,
@@ -146,15 +147,15 @@ def test_surge_stops_the_old_processes_once_the_new_ones_are_ready(replies):
     before = replies["list sleeper (before a surge)"]
     surged = replies["list sleeper (surged)"]
     module = surge_module(
-        replies, [before, surged, surged, surged, replies["list sleeper (after a surge)"]]
+        replies, [before, surged, surged, replies["list sleeper (after a surge)"]]
     )
     clock = Clock()
     stopped, started = surge_reload(
         CircusClient(module, CIRCUSCTL, ENDPOINT, 30),
         "sleeper",
         2,
-        # The new processes are ready half a second after the incr.
-        ready=lambda pid: pid in (17457, 17458) and clock.now >= 0.5,
+        # The new processes are ready after the third look at their ready files.
+        ready=lambda pid: pid in (17457, 17458) and clock.sleeps >= 3,
         ready_timeout=10,
         clock=clock,
         sleep=clock.sleep,
@@ -162,9 +163,11 @@ def test_surge_stops_the_old_processes_once_the_new_ones_are_ready(replies):
     assert module.calls.index("decr sleeper 2 --waiting") > module.calls.index(
         "incr sleeper 2 --waiting"
     )
-    # Polled until both new processes were ready, and not after.
-    assert module.calls.count("list sleeper") == 5
-    assert clock.sleeps == 2
+    # The ready files were polled until both new processes were ready, and not after;
+    # circusd was asked for the processes before, once they ran, once more when they
+    # were ready, and after.
+    assert clock.sleeps == 3
+    assert module.calls.count("list sleeper") == 4
     assert (stopped, started) == ([17447, 17448], [17457, 17458])
 
 
@@ -185,6 +188,35 @@ def test_surge_waits_for_as_many_new_processes_as_it_started(replies):
         sleep=clock.sleep,
     )
     assert clock.sleeps == 1
+
+
+def test_a_ready_process_that_died_before_the_last_listing_is_not_returned(replies):
+    """Between two listings the ready files are polled: when all look ready, one more
+    listing makes sure they still run. 17458 wrote its ready file and died; circusd's
+    respawn, 17459, is waited for instead."""
+    surged = replies["list sleeper (surged)"]
+    module = FakeModule(
+        {
+            "list sleeper": [
+                surged,
+                dict(surged, pids=[17447, 17448, 17457]),
+                dict(surged, pids=[17447, 17448, 17457, 17459]),
+            ]
+        }
+    )
+    clock = Clock()
+    pids = await_ready(
+        CircusClient(module, CIRCUSCTL, ENDPOINT, 30),
+        "sleeper",
+        2,
+        lambda pid: clock.sleeps >= 1,
+        10,
+        old={17447, 17448},
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert pids == [17457, 17459]
+    assert module.calls.count("list sleeper") == 3
 
 
 class FakeSession:
