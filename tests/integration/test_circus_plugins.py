@@ -117,7 +117,9 @@ def test_flapping_leaves_a_crashing_watcher_stopped(start_circusd):
     # graceful reload (its processes are killed, not reaped) is not flapping.
     assert now["crashing_unwatched"] == "active", now
     before = set(ctl("list", "sleeper")["pids"])
-    ctl("reload", "sleeper", "--waiting")
+    # circusd refuses a command while it is busy respawning crashing_unwatched (errno 5,
+    # "already running"): the reload is sent again until it is taken.
+    wait_for(lambda: ctl("reload", "sleeper", "--waiting")["status"] == "ok", 20, "reloaded")
     time.sleep(4)
     assert statuses()["sleeper"] == "active"
     assert not before & set(ctl("list", "sleeper")["pids"])
