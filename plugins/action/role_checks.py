@@ -9,6 +9,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.webstack.circus.plugins.plugin_utils.role_checks import ERRORS, errors
+from ansible_collections.webstack.circus.plugins.plugin_utils.role_record import role_values
 
 # The apps of this run checked on the host before this one (django_app's claims.yml).
 CLAIMS = "__django_app_claims"
@@ -23,11 +24,7 @@ class ActionModule(ActionBase):
         role = self._task.args.get("role")
         if role not in ERRORS:
             return dict(result, failed=True, msg=f"role must be one of {', '.join(ERRORS)}")
-        values = {
-            name: self._templar.template(value)
-            for name, value in task_vars.items()
-            if name.startswith(role + "_")
-        }
+        values = role_values(self._templar.template, task_vars, role)
         context = {
             "hostname": task_vars.get("inventory_hostname", ""),
             "others": list(self._templar.template(task_vars.get(CLAIMS, {})).values()),

@@ -18,6 +18,7 @@ from ansible_collections.webstack.circus.plugins.plugin_utils.role_record import
     memory_of,
     remembered,
     reusable_read,
+    role_values,
     taken,
     was_checked,
 )
@@ -45,10 +46,9 @@ class ActionModule(ActionBase):
         if step == "forget":
             return dict(result, changed=False, ansible_facts={READS_FACT: forgotten(memory)})
 
-        names = sorted(name for name in task_vars if name.startswith(role + "_"))
         record = RoleRecord(
             task_vars["role_path"],
-            {name: self._templar.template(task_vars[name]) for name in names},
+            role_values(self._templar.template, task_vars, role),
             secret_names or [],
             task_vars.get("ansible_facts", {}).get("distribution_release", ""),
             controller_key(),

@@ -48,6 +48,14 @@ CODE = (
 )
 
 
+def role_values(template, task_vars, role):
+    """The role's variables (ROLE_*) as the task sees them, each rendered by template:
+    what its fingerprint covers and what its rules check."""
+    return {
+        name: template(task_vars[name]) for name in sorted(task_vars) if name.startswith(role + "_")
+    }
+
+
 def digest(value):
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -11,6 +11,7 @@ from ansible_collections.webstack.circus.plugins.plugin_utils.role_record import
     memory_of,
     remembered,
     reusable_read,
+    role_values,
     taken,
     was_checked,
 )
@@ -93,3 +94,11 @@ def test_a_role_that_will_change_the_host_forgets_every_read():
 def test_forgetting_keeps_what_was_checked():
     memory = forgotten(remembered(memory_of(None), B, "c2", CONVERGED))
     assert reusable_read(memory, B, "c2") is None and was_checked(memory, B, "c2")
+
+
+def test_role_values_are_the_roles_variables_rendered():
+    task_vars = {"circus_venv": "{{ base }}/circus", "circusd_x": 1, "django_app_name": "shop"}
+    rendered = role_values(
+        lambda value: str(value).replace("{{ base }}", "/opt"), task_vars, "circus"
+    )
+    assert rendered == {"circus_venv": "/opt/circus"}
