@@ -31,8 +31,9 @@ DUMP = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w')
 COERCED = {"LC_CTYPE"}
 
 
-def launcher(env_file, *command, user=None):
-    options = [str(env_file)] + (["--user", user] if user else [])
+def launcher(env_file, *command, user=None, extra=None):
+    options = [str(env_file)] + (["--env-file", str(extra)] if extra else [])
+    options += ["--user", user] if user else []
     return [sys.executable, "-I", str(LAUNCHER), *options, "--", *command]
 
 
@@ -112,6 +113,36 @@ def test_manage_commands_run_as_the_app_user_with_the_same_values(tmp_path, env_
     uid, environment = json.loads(result.stdout)
     assert uid != 0
     assert {name: value for name, value in environment.items() if name not in COERCED} == VALUES
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_a_command_s_own_values_are_read_as_root_and_override(tmp_path, env_file):
+    """webstack.circus.manage's manage_env: a file only root reads, read before the
+    process becomes the app's user, its values over the app's."""
+    os.chmod(tmp_path, 0o755)
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"SPACES": "replaced", "DJANGO_SUPERUSER_PASSWORD": "p w"}))
+    extra.chmod(0o600)
+    script = "import json, os, sys; json.dump(dict(os.environ), sys.stdout)"
+    result = subprocess.run(
+        launcher(env_file, "/usr/bin/python3", "-c", script, user="nobody", extra=extra),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    environment = {k: v for k, v in json.loads(result.stdout).items() if k not in COERCED}
+    assert environment == dict(VALUES, SPACES="replaced", DJANGO_SUPERUSER_PASSWORD="p w")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--env-file"], ["--user", "a", "--user", "b"], ["--other", "x"]],
+)
+def test_options_it_does_not_know_are_refused(env_file, options):
+    command = [sys.executable, "-I", str(LAUNCHER), str(env_file), *options, "--", "/bin/true"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "usage: webstack_run.py" in result.stderr
 
 
 def test_a_file_that_is_not_an_object_of_strings_is_refused(tmp_path):

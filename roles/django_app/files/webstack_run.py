@@ -3,12 +3,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Run a command of the app with the environment the django_app role wrote for it.
 
-Usage: python3 -I webstack_run.py ENV_FILE [--user USER] -- COMMAND [ARG...]
+Usage: python3 -I webstack_run.py ENV_FILE [--env-file EXTRA] [--user USER] -- COMMAND [ARG...]
 
 The command gets exactly the environment in ENV_FILE, a JSON object of strings, and
-nothing from its caller. Circus starts every worker through it, and Ansible runs
-manage.py through it (as root, with ``--user``: the file is read, then the process
-becomes the app's user). So:
+nothing from its caller. An EXTRA file (same format) adds to it or overrides it: the
+values one management command needs (webstack.circus.manage's manage_env, such as
+DJANGO_SUPERUSER_PASSWORD), written for that command by root, readable by root only.
+Circus starts every worker through it, and Ansible runs manage.py through it (as root,
+with ``--user``: the files are read, then the process becomes the app's user). So:
 
 - no value of the environment is ever on a command line (``ps``), in a task's arguments
   (``-vvv``, sudo's log) or in Circus's configuration (``circusctl options``);
@@ -25,7 +27,7 @@ import os
 import pwd
 import sys
 
-USAGE = "usage: webstack_run.py ENV_FILE [--user USER] -- COMMAND [ARG...]"
+USAGE = "usage: webstack_run.py ENV_FILE [--env-file EXTRA] [--user USER] -- COMMAND [ARG...]"
 
 
 def read_environment(path):
@@ -51,19 +53,29 @@ def become(user):
 
 
 def parse(argv):
-    """Return (env_file, user or None, command) from the command line."""
+    """Return (env_files, user or None, command) from the command line."""
     if "--" not in argv:
         sys.exit(USAGE)
     split = argv.index("--")
     options, command = argv[:split], argv[split + 1 :]
-    if len(options) not in (1, 3) or (len(options) == 3 and options[1] != "--user") or not command:
+    if not options or not command or len(options) % 2 != 1:
         sys.exit(USAGE)
-    return options[0], options[2] if len(options) == 3 else None, command
+    env_files, user = [options[0]], None
+    for name, value in zip(options[1::2], options[2::2]):
+        if name == "--env-file":
+            env_files.append(value)
+        elif name == "--user" and user is None:
+            user = value
+        else:
+            sys.exit(USAGE)
+    return env_files, user, command
 
 
 def main(argv):
-    env_file, user, command = parse(argv)
-    environment = read_environment(env_file)
+    env_files, user, command = parse(argv)
+    environment = {}
+    for env_file in env_files:
+        environment.update(read_environment(env_file))
     if user is not None:
         become(user)
     try:
