@@ -426,6 +426,57 @@ CASES = [
         },
         "nginx_proxy_tls needs nginx_proxy_tls_certificate_key",
     ),
+    # Certificates from an ACME CA (nginx_proxy_acme).
+    (
+        "nginx_proxy",
+        {"nginx_proxy_acme": True, "nginx_proxy_acme_email": "ops@example.com"},
+        "nginx_proxy_acme needs nginx_proxy_tls: true",
+    ),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_tls": True,
+            "nginx_proxy_acme": True,
+            "nginx_proxy_acme_email": "ops@example.com",
+            "nginx_proxy_remove_default_site": False,
+        },
+        "nginx_proxy_acme needs nginx_proxy_remove_default_site: true",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_tls": True, "nginx_proxy_acme": True, "nginx_proxy_acme_email": "ops"},
+        "nginx_proxy_acme needs nginx_proxy_acme_email",
+    ),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_tls": True,
+            "nginx_proxy_acme": True,
+            "nginx_proxy_acme_email": "ops@example.com",
+            "nginx_proxy_acme_directory": "http://acme.example/directory",
+        },
+        "nginx_proxy_acme_directory must be the https:// URL",
+    ),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_tls": True,
+            "nginx_proxy_acme": True,
+            "nginx_proxy_acme_email": "ops@example.com",
+            "nginx_proxy_sites": [dict(GOOD_SITE, server_names=["shop.example", "*.shop.example"])],
+        },
+        "needs server_names, the host names its certificate is for",
+    ),
+    (
+        "nginx_proxy",
+        {
+            "nginx_proxy_tls": True,
+            "nginx_proxy_acme": True,
+            "nginx_proxy_acme_email": "ops@example.com",
+            "nginx_proxy_acme_ca_certificate": "/etc/ssl/ca.pem",
+        },
+        "nginx_proxy_acme_ca_certificate must be '' (the host's trusted CAs) or a PEM",
+    ),
     # The status page (nginx_proxy_status).
     (
         "nginx_proxy",

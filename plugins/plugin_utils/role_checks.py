@@ -521,6 +521,8 @@ UPSTREAM_LABEL = r"[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
 UPSTREAM = rf"^({UPSTREAM_LABEL}(\.{UPSTREAM_LABEL})*|\[[0-9A-Fa-f:.]+\]):[0-9]{{1,5}}\Z"
 # A host name, a wildcard (*.example.com), a domain and its subdomains (.example.com), or _.
 SERVER_NAME = rf"^(_|(\*\.|\.)?{NGINX_LABEL}(\.{NGINX_LABEL})*)\Z"
+# A name a certificate from an ACME CA over HTTP-01 can be for: no '_', no wildcard.
+ACME_NAME = rf"^{NGINX_LABEL}(\.{NGINX_LABEL})*\Z"
 # An absolute path of letters, digits and . _ @ + -, without a trailing /, and no
 # component . or ..
 SITE_PATH = r"^(/[A-Za-z0-9._@+-]+)+\Z"
@@ -678,7 +680,12 @@ def nginx_proxy_errors(values, _context):
         "nginx_proxy_hsts_max_age must be a number of seconds, 0 or more"
         f" (got {shown(str(values['nginx_proxy_hsts_max_age']))}).",
     )
-    tls = values["nginx_proxy_tls"] and not values["nginx_proxy_tls_self_signed"]
+    acme_errors(check, sites)
+    tls = (
+        values["nginx_proxy_tls"]
+        and not values["nginx_proxy_tls_self_signed"]
+        and not values["nginx_proxy_acme"]
+    )
     certificate = str(values["nginx_proxy_tls_certificate"])
     check.that(
         not tls or "-----BEGIN CERTIFICATE-----" in certificate,
@@ -695,6 +702,50 @@ def nginx_proxy_errors(values, _context):
     )
     status_errors(check)
     return check.errors
+
+
+def acme_errors(check, sites):
+    """nginx_proxy_acme: a certificate per site from an ACME CA, over HTTP-01."""
+    if not check["nginx_proxy_acme"]:
+        return
+    check.that(
+        check["nginx_proxy_tls"] and not check["nginx_proxy_tls_self_signed"],
+        "nginx_proxy_acme needs nginx_proxy_tls: true and nginx_proxy_tls_self_signed: false"
+        " (the certificates it gets are what HTTPS serves).",
+    )
+    check.that(
+        check["nginx_proxy_remove_default_site"],
+        "nginx_proxy_acme needs nginx_proxy_remove_default_site: true: the catch-all server"
+        " that replaces Debian's default site answers the challenges of a site's first"
+        " certificate.",
+    )
+    directory = str(check["nginx_proxy_acme_directory"])
+    check.that(
+        matches(r"^https://[^\s\"'\\]+\Z", directory),
+        "nginx_proxy_acme_directory must be the https:// URL of the ACME CA's directory"
+        f" (got {shown(directory)}).",
+    )
+    email = str(check["nginx_proxy_acme_email"])
+    check.that(
+        matches(r"^[^@\s\"'\\,]+@[^@\s\"'\\,]+\.[^@\s\"'\\,]+\Z", email),
+        "nginx_proxy_acme needs nginx_proxy_acme_email, the address the CA writes to about"
+        f" the account and its certificates (got {shown(email)}).",
+    )
+    ca = str(check["nginx_proxy_acme_ca_certificate"])
+    check.that(
+        ca == "" or "-----BEGIN CERTIFICATE-----" in ca,
+        "nginx_proxy_acme_ca_certificate must be '' (the host's trusted CAs) or a PEM"
+        f" certificate (got {shown(truncated(ca, 40))}).",
+    )
+    for site in sites:
+        names = site.get("server_names", ["_"]) if isinstance(site, dict) else ["_"]
+        names = names if is_list(names) else [names]
+        check.that(
+            names and all(matches(ACME_NAME, name) for name in names),
+            f"nginx_proxy_acme: site {shown(str(site.get('name', '')))} needs server_names, the"
+            " host names its certificate is for, without '_' or wildcards (HTTP-01 cannot"
+            f" prove those) (got {shown(names)}).",
+        )
 
 
 def truncated(text, length):

@@ -9,7 +9,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.webstack.circus.plugins.plugin_utils.role_checks import errors
-from bad_input import CASES, GOOD_APP, GOOD_SITE
+from bad_input import CASES, CERTIFICATE, GOOD_APP, GOOD_SITE
 from circus_paths import role_variables
 
 ROLES = pathlib.Path(__file__).parents[4] / "roles"
@@ -40,6 +40,17 @@ def test_each_bad_value_is_refused_with_its_message(role, variables, message):
 @pytest.mark.parametrize("role", sorted(GOOD))
 def test_good_values_pass(role):
     assert refusal(role, {}) == []
+
+
+def test_certificates_from_an_acme_ca_for_named_sites_pass():
+    acme = {
+        "nginx_proxy_tls": True,
+        "nginx_proxy_acme": True,
+        "nginx_proxy_acme_email": "ops@example.com",
+        "nginx_proxy_acme_ca_certificate": CERTIFICATE,
+        "nginx_proxy_sites": [dict(GOOD_SITE, server_names=["shop.example", "www.shop.example"])],
+    }
+    assert refusal("nginx_proxy", acme) == []
 
 
 def test_every_broken_rule_is_named_at_once():
