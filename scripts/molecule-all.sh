@@ -10,9 +10,9 @@ logs=$root/build/molecule
 mkdir -p "$logs"
 cd "$root"
 
-# MOLECULE_SCENARIOS names the scenarios to run (all three by default).
+# MOLECULE_SCENARIOS names the scenarios to run (all four by default).
 declare -A pids
-for name in ${MOLECULE_SCENARIOS:-default fleet apps}; do
+for name in ${MOLECULE_SCENARIOS:-fleet default apps user}; do
     # Each action's wall time goes to build/stage-times.tsv as well.
     { molecule test -s "$name" 2>&1 | python3 scripts/stamp-actions.py "$name" >"$logs/$name.log"; } &
     pids[$name]=$!
