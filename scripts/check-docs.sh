@@ -58,7 +58,7 @@ check role webstack.circus.nginx_proxy "nginx_proxy_sites" "upstreams" "static_r
 
 # The installed collection, not this checkout, offers the playbooks: run from an empty
 # directory, with the demo inventory.
-for playbook in site deploy rollback preflight manage; do
+for playbook in site deploy rollback preflight manage maintenance; do
     (cd "$out" && ansible-playbook --syntax-check -i "$root/demo/inventory/hosts.yml" \
         "webstack.circus.$playbook" >/dev/null) || {
         echo "the installed collection does not offer webstack.circus.$playbook" >&2

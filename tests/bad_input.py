@@ -477,6 +477,22 @@ CASES = [
         },
         "nginx_proxy_acme_ca_certificate must be '' (the host's trusted CAs) or a PEM",
     ),
+    # Maintenance (webstack.circus.maintenance).
+    (
+        "nginx_proxy",
+        {"nginx_proxy_maintenance_allow": ["10.0.0.0/8", "10.0.0.1; return 200"]},
+        "nginx_proxy_maintenance_allow must hold IPv4 or IPv6 addresses or networks",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_maintenance_paths": ["/healthz", 'x" 1; }']},
+        "nginx_proxy_maintenance_paths must hold paths that start with '/'",
+    ),
+    (
+        "nginx_proxy",
+        {"nginx_proxy_maintenance_retry_after": 0},
+        "nginx_proxy_maintenance_retry_after must be a number of seconds, 1 or more",
+    ),
     # The status page (nginx_proxy_status).
     (
         "nginx_proxy",

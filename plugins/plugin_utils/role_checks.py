@@ -18,6 +18,7 @@ converting them: a port may still be the string "8000").
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -521,6 +522,8 @@ UPSTREAM_LABEL = r"[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
 UPSTREAM = rf"^({UPSTREAM_LABEL}(\.{UPSTREAM_LABEL})*|\[[0-9A-Fa-f:.]+\]):[0-9]{{1,5}}\Z"
 # A host name, a wildcard (*.example.com), a domain and its subdomains (.example.com), or _.
 SERVER_NAME = rf"^(_|(\*\.|\.)?{NGINX_LABEL}(\.{NGINX_LABEL})*)\Z"
+# A path nginx compares a request's with (a map key): no quote, space or variable.
+URL_PATH = r"^/[A-Za-z0-9._~%/@+:=,-]*\Z"
 # A name a certificate from an ACME CA over HTTP-01 can be for: no '_', no wildcard.
 ACME_NAME = rf"^{NGINX_LABEL}(\.{NGINX_LABEL})*\Z"
 # An absolute path of letters, digits and . _ @ + -, without a trailing /, and no
@@ -700,8 +703,40 @@ def nginx_proxy_errors(values, _context):
         f" or nginx_proxy_tls_self_signed: true for a staging host (got {len(key)} characters"
         " without a -----BEGIN ... PRIVATE KEY----- line; the value is secret and not shown).",
     )
+    maintenance_errors(check)
     status_errors(check)
     return check.errors
+
+
+def maintenance_errors(check):
+    bad = [str(item) for item in check["nginx_proxy_maintenance_allow"] if not is_network(item)]
+    check.that(
+        not bad,
+        "nginx_proxy_maintenance_allow must hold IPv4 or IPv6 addresses or networks, such as"
+        f" 192.0.2.10 or 10.0.0.0/8 (got {shown(bad)}).",
+    )
+    paths = check["nginx_proxy_maintenance_paths"]
+    bad = [str(item) for item in paths if not matches(URL_PATH, item)]
+    check.that(
+        not bad,
+        "nginx_proxy_maintenance_paths must hold paths that start with '/', of letters,"
+        f" digits and . _ ~ % / @ + : = , - (got {shown(bad)}).",
+    )
+    retry_after = whole(check["nginx_proxy_maintenance_retry_after"])
+    check.that(
+        retry_after is not None and retry_after >= 1,
+        "nginx_proxy_maintenance_retry_after must be a number of seconds, 1 or more"
+        f" (got {shown(str(check['nginx_proxy_maintenance_retry_after']))}).",
+    )
+
+
+def is_network(value):
+    """An IPv4 or IPv6 address or network, as nginx's geo takes it."""
+    try:
+        ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        return False
+    return matches(r"^[0-9A-Fa-f.:/]+\Z", value)
 
 
 def acme_errors(check, sites):

@@ -58,6 +58,7 @@ class NginxRoot:
             {
                 "__nginx_proxy_conf_dir": str(self.etc),
                 "__nginx_proxy_check_site": str(self.path / "nginx-proxy-check-site"),
+                "__nginx_proxy_maintenance_dir": str(self.path / "maintenance"),
                 "nginx_proxy_listen_port": self.http_port,
                 "nginx_proxy_tls_port": self.https_port,
             },
@@ -75,6 +76,39 @@ class NginxRoot:
                 "-e",
                 "@" + str(extra),
                 *args,
+            ],
+            capture_output=True,
+            text=True,
+            env=ansible_env(),
+            check=False,
+        )
+
+    def maintenance(self, state, **variables):
+        """Run the webstack.circus.maintenance playbook on this root's sites."""
+        extra = self.path / "maintenance-vars.json"
+        extra.write_text(json.dumps(self.role_variables(**variables)))
+        inventory = self.path / "inventory.json"
+        local = {"ansible_connection": "local", "ansible_python_interpreter": str(BIN / "python")}
+        inventory.write_text(
+            json.dumps(
+                {
+                    "all": {
+                        "children": {"proxy": {"hosts": {"localhost": local}}},
+                        "vars": {"ansible_become": False},
+                    }
+                }
+            )
+        )
+        return subprocess.run(
+            [
+                str(BIN / "ansible-playbook"),
+                "-i",
+                str(inventory),
+                str(HERE.parents[1] / "playbooks" / "maintenance.yml"),
+                "-e",
+                "@" + str(extra),
+                "-e",
+                f"maintenance={state}",
             ],
             capture_output=True,
             text=True,

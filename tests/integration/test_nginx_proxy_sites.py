@@ -396,3 +396,64 @@ def test_websocket_upgrades_reach_the_app_and_stay_open(root):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def maintenance_sites(server):
+    return [
+        {"name": "shop", "upstreams": [server.upstream]},
+        {"name": "blog", "server_names": ["blog.test"], "upstreams": [server.upstream]},
+    ]
+
+
+def switched(root, state, **variables):
+    result = root.maintenance(state, **variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_maintenance_answers_503_with_retry_after_but_for_its_paths_until_taken_off(root, app):
+    sites = maintenance_sites(app)
+    variables = {
+        "nginx_proxy_sites": sites,
+        "nginx_proxy_maintenance_paths": ["/healthz"],
+        "nginx_proxy_maintenance_allow": ["192.0.2.0/24", "2001:db8::/32"],
+        "nginx_proxy_maintenance_retry_after": 120,
+    }
+    configured(root, **variables)
+    with serving(root):
+        assert get(root.http_port, "/").status == 200
+        switched(root, "on", **variables)
+        again = switched(root, "on", **variables)
+        assert "changed=0" in again.stdout
+        for host in ("localhost", "blog.test"):
+            answer = get(root.http_port, "/orders/", host=host)
+            assert answer.status == 503, host
+            assert answer.headers["Retry-After"] == "120"
+            assert answer.headers["X-Content-Type-Options"] == "nosniff"
+            assert b"Down for maintenance" in answer.body
+        assert get(root.http_port, "/healthz").json()["app"] == "shop"
+        switched(root, "off", **variables)
+        assert get(root.http_port, "/orders/").status == 200
+        assert get(root.http_port, "/orders/", host="blog.test").status == 200
+
+
+def test_maintenance_of_one_site_and_for_an_allowed_network(root, app):
+    sites = maintenance_sites(app)
+    configured(root, nginx_proxy_sites=sites, nginx_proxy_maintenance_allow=["127.0.0.0/8"])
+    with serving(root):
+        switched(root, "on", nginx_proxy_sites=sites, maintenance_sites=["blog"])
+        # This machine's clients are allowed: the app answers them.
+        assert get(root.http_port, "/", host="blog.test").status == 200
+    configured(root, nginx_proxy_sites=sites)
+    with serving(root):
+        assert get(root.http_port, "/", host="blog.test").status == 503
+        assert get(root.http_port, "/").status == 200
+
+
+def test_maintenance_of_a_site_the_proxy_does_not_have_is_refused(root, app):
+    sites = maintenance_sites(app)
+    configured(root, nginx_proxy_sites=sites)
+    result = root.maintenance("on", nginx_proxy_sites=sites, maintenance_sites=["shop", "wiki"])
+    assert result.returncode != 0
+    assert "names sites localhost does not have: wiki (its sites: shop, blog)" in result.stdout
+    assert not (root.path / "maintenance" / "shop.on").exists()
