@@ -37,13 +37,13 @@ def docker(host, *command, check=True):
     return result
 
 
-def ansible(*args):
+def ansible(*args, vault_password_file=SCENARIO / "vault-password"):
     """ansible-playbook as the quick start runs it: the tarball's collection, the vault
     opened with its password file."""
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     env.update(
         ANSIBLE_COLLECTIONS_PATH=str(EPHEMERAL / "collections"),
-        ANSIBLE_VAULT_PASSWORD_FILE=str(SCENARIO / "vault-password"),
+        ANSIBLE_VAULT_PASSWORD_FILE=str(vault_password_file),
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_NOCOLOR="1",
     )
@@ -194,6 +194,16 @@ def test_a_name_that_fails_its_challenge_fails_the_run_and_the_site_keeps_its_ce
     again = ansible("webstack.circus.site")
     assert again.returncode == 0, again.stdout[-6000:]
     assert served_serial(context) == serial
+
+
+def test_a_vault_that_does_not_open_stops_the_run_before_any_host_changes(tmp_path):
+    wrong = tmp_path / "vault-password"
+    wrong.write_text("not-the-password\n")
+    digest = site_file_digest()
+    run = ansible("webstack.circus.site", vault_password_file=wrong)
+    assert run.returncode != 0
+    assert "Decryption failed" in run.stdout, run.stdout[-3000:]
+    assert site_file_digest() == digest
 
 
 def admin_login(context, username, password):
