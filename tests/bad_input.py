@@ -96,6 +96,16 @@ CASES = [
     ),
     ("circus", {"circus_status_group": "www data"}, "circus_status_group must be a group name"),
     ("django_app", dict(GOOD_APP, django_app_name="My Shop"), "lower-case identifier"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_project_dir="../elsewhere"),
+        "django_app_project_dir must be empty or a relative directory inside the source",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_project_dir="backend"),
+        'django_app_project_dir "backend" is not a directory of the source',
+    ),
     ("django_app", dict(GOOD_APP, django_app_name="shop\n"), "lower-case identifier"),
     (
         "django_app",

@@ -86,11 +86,18 @@ options:
     description: Whether to run C(python -m django collectstatic --noinput) in the release.
     type: bool
     default: true
+  project_dir:
+    description:
+      - The Django project's directory (where C(manage.py) is) inside the source, relative
+        to its root; V("") is the root. C(collectstatic) runs there; a source without it
+        fails the build.
+    type: str
+    default: ""
   run_as:
     description:
       - The command that runs a program of the app as its user with its environment (the
         role's C(webstack_run.py ENVIRONMENT --user USER --)); C(collectstatic) is run
-        behind it, in C(app/).
+        behind it, in C(app/) (or C(app/PROJECT_DIR)).
     type: list
     elements: str
     default: []
@@ -229,6 +236,17 @@ class Build:
         self.release_dir = os.path.join(self.params["path"], "releases", self.params["release"])
         self.partial = self.release_dir + ".partial"
 
+    def project(self):
+        """The project's directory in the release being built; an error if the source
+        has none there."""
+        path = os.path.normpath(os.path.join(self.partial, "app", self.params["project_dir"]))
+        if not os.path.isdir(path):
+            raise BuildError(
+                f"the source has no directory {self.params['project_dir']!r}"
+                " (django_app_project_dir), where its manage.py would be"
+            )
+        return path
+
     def run(self, command, cwd):
         rc, out, err = self.module.run_command(command, cwd=cwd)
         if rc != 0:
@@ -269,7 +287,7 @@ class Build:
             python = os.path.join(self.partial, "venv", "bin", "python")
             self.run(
                 [*self.params["run_as"], python, "-m", "django", "collectstatic", "--noinput"],
-                cwd=os.path.join(self.partial, "app"),
+                cwd=self.project(),
             )
         # The app's user wrote them; from here on they are published, and root's.
         give_to_root(static)
@@ -321,10 +339,16 @@ def main():
             user=dict(type="str", required=True),
             collectstatic=dict(type="bool", default=True),
             run_as=dict(type="list", elements="str", default=[]),
+            project_dir=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    project_dir = params["project_dir"]
+    if project_dir and (
+        os.path.isabs(project_dir) or ".." in project_dir.split("/") or "\x00" in project_dir
+    ):
+        module.fail_json(msg=f"project_dir must be a path inside the source, got {project_dir!r}")
     if not RELEASE_ID.match(params["release"]):
         module.fail_json(msg=f"release must be 16 hexadecimal digits, got {params['release']!r}")
     if not params["filename"] and params["src"]:
@@ -354,6 +378,8 @@ def main():
         if steps and not module.check_mode:
             if steps[0] in ("unpack", "copy package"):
                 build.unpack()
+            if params["code"] != "package":
+                build.project()
             if "complete" in steps:
                 build.finish(venv, steps)
     except (BuildError, OSError) as e:

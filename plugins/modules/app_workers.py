@@ -77,11 +77,17 @@ options:
     default: 60
   commands:
     description:
-      - Commands (each a list of arguments, no shell) run in the release's C(app/) before
-        the workers move, and only when they move, such as C(manage.py migrate).
+      - Commands (each a list of arguments, no shell) run in the release's C(app/) (or
+        C(app/PROJECT_DIR)) before the workers move, and only when they move, such as
+        C(manage.py migrate).
     type: list
     elements: list
     default: []
+  project_dir:
+    description:
+      - The Django project's directory inside the release's C(app/), where O(commands) run.
+    type: str
+    default: ""
   static_root:
     description:
       - Where the release's C(static/) is copied before the workers move, over the files of
@@ -481,7 +487,8 @@ class Deploy:
         if self.moving:
             for argv in params["commands"]:
                 if self.act(" ".join(argv)):
-                    out = run_command(self.module, argv, os.path.join(self.code, "app"))
+                    cwd = os.path.normpath(os.path.join(self.code, "app", params["project_dir"]))
+                    out = run_command(self.module, argv, cwd)
                     self.result["commands"].append(dict(argv=argv, stdout=out[-4000:]))
             static_root = params["static_root"]
             if static_root and self.act(f"publish the static files in {static_root}"):
@@ -555,6 +562,7 @@ def main():
         ready_dir=dict(type="path"),
         ready_timeout=dict(type="int", default=60),
         commands=dict(type="list", elements="list", default=[]),
+        project_dir=dict(type="str", default=""),
         static_root=dict(type="path"),
         switch_first=dict(type="bool", default=False),
         reload_config=dict(type="bool", default=False),

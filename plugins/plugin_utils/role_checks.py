@@ -299,6 +299,12 @@ def django_app_errors(values, context):
                 "empty or a relative path inside the source (no '..', no leading '/')",
             ),
             (
+                "django_app_project_dir",
+                r"^(([A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*)?\Z",
+                "empty or a relative directory inside the source (no '..', no leading or"
+                " trailing '/')",
+            ),
+            (
                 "django_app_wsgi_application",
                 rf"^{DOTTED_PATH}\Z",
                 "a dotted Python path such as mysite.wsgi.application",
@@ -368,6 +374,15 @@ def django_app_errors(values, context):
         "django_app_source must be a directory on the controller, a wheel/sdist file or a git"
         f" URL (got '{source}', read as a directory, which does not exist).",
     )
+    project = str(values["django_app_project_dir"])
+    check.that(
+        kind != "directory"
+        or not os.path.isdir(source)
+        or not project
+        or os.path.isdir(os.path.join(source, project)),
+        f"django_app_project_dir {shown(project)} is not a directory of the source {source}:"
+        " it names where manage.py is, from the source's root.",
+    )
     check.that(
         kind != "package" or os.path.isfile(source),
         "django_app_source, a wheel or sdist, must be a file on the controller"
@@ -416,6 +431,11 @@ def django_app_errors(values, context):
         r"^[a-z0-9][a-z0-9+.-]+\Z",
         "django_app_system_packages must be Debian package names such as libpq5 (lower-case"
         " letters, digits, '+', '-' and '.'; no version, no option; got {got}).",
+    )
+    check.that(
+        not values["django_app_project_dir"] or kind != "package",
+        "django_app_project_dir is for a source directory or a git repository; a package"
+        f" ({source}) is installed into the virtualenv, it has no project directory.",
     )
     # The controller builds the wheels from what it has: not a git checkout's requirements,
     # and not an sdist, which the host would have to build (with setuptools, from an index).

@@ -21,6 +21,26 @@ def test_each_app_answers_through_nginx_for_its_host_names(host):
     assert answering_pid(host, "localhost") in watcher_pids(host, "demo")
 
 
+def test_the_shop_runs_from_its_project_below_the_source_s_root(host):
+    """vars/shop.yml: manage.py in site/, the requirements file at the root. The workers
+    run there, the static files collected there are served, and manage.py runs there."""
+    for pid in watcher_pids(host, "shop"):
+        cwd = host.check_output(f"readlink /proc/{pid}/cwd")
+        assert cwd.startswith("/srv/shop/releases/") and cwd.endswith("/app/site"), cwd
+    answer = http_get(host, "/static/admin/css/base.css", "shop.example")
+    assert answer["status"] == 200, answer
+    result = run_playbook(
+        host,
+        "webstack.circus.manage",
+        "-e",
+        "manage='showmigrations --list'",
+        "-e",
+        "@" + str(SCENARIO / "vars" / "shop.yml"),
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "greetings" in result.stdout
+
+
 def test_the_apps_have_their_own_users_and_homes(host):
     for app in ("demo", "shop"):
         assert host.user(app).home == f"/srv/{app}"

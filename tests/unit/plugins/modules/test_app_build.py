@@ -105,6 +105,7 @@ def params(home, **changes):
             run_as=[],
             collectstatic=True,
             filename="source.tar.gz",
+            project_dir="",
         ),
         **changes,
     )
@@ -137,6 +138,29 @@ def test_a_build_unpacks_links_collects_and_renames(tmp_path, monkeypatch):
     # Published files are root's, whoever wrote them.
     for path in (release / "static", release / "static/site.css", release / "app/manage.py"):
         assert (path.stat().st_uid, path.stat().st_gid) == (0, 0)
+
+
+def test_collectstatic_runs_in_the_project_below_the_source_s_root(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / "releases").mkdir(parents=True)
+    venv = home / "venvs" / "key"
+    (venv / "bin").mkdir(parents=True)
+    collected = []
+    monkeypatch.setattr(Build, "run", lambda self, command, cwd: collected.append(cwd))
+    files = {"requirements.txt": b"Django\n", "site/manage.py": b"print()\n"}
+    build = Build(Module(params(home, project_dir="site")), archive_of(files))
+    build.unpack()
+    build.finish(str(venv), plan("present", True, True))
+    assert collected == [str(home / "releases" / f"{RELEASE}.partial" / "app" / "site")]
+
+
+def test_a_source_without_the_project_directory_fails_the_build(tmp_path):
+    home = tmp_path / "home"
+    (home / "releases").mkdir(parents=True)
+    build = Build(Module(params(home, project_dir="backend")), archive_of({"manage.py": b"\n"}))
+    build.unpack()
+    with pytest.raises(BuildError, match="the source has no directory 'backend'"):
+        build.project()
 
 
 def test_a_build_starts_again_from_an_empty_directory(tmp_path):

@@ -160,6 +160,7 @@ class Module:
                 ready_dir=None,
                 ready_timeout=5,
                 commands=[],
+                project_dir="",
                 static_root=None,
                 switch_first=False,
                 reload_config=False,
@@ -218,6 +219,14 @@ def test_commands_and_static_files_come_before_the_workers_move(tmp_path, monkey
     ]
     assert (static_root / "site.css").read_text() == "body{}"
     assert deploy.moved
+
+
+def test_commands_run_in_the_project_below_the_source_s_root(tmp_path, monkeypatch):
+    deploy, events, home = deploy_on(
+        tmp_path, monkeypatch, commands=[["migrate"]], project_dir="backend/site"
+    )
+    run(deploy)
+    assert events[0] == ("migrate", os.path.join(home, "releases", NEW, "app", "backend/site"))
 
 
 def test_nothing_runs_when_the_workers_run_the_release(tmp_path, monkeypatch):
