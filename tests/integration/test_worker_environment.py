@@ -180,3 +180,29 @@ def test_a_pythonpath_of_the_app_comes_after_the_roles(tmp_path, ansible_playboo
     shown = json.loads(out.read_text())
     assert shown["PYTHONPATH"] == expected
     assert (shown["SHOP_MODE"], shown["DJANGO_SECRET_KEY"]) == ("live", "s")
+
+
+@pytest.mark.parametrize(
+    ("project_dir", "expected"),
+    [("", "../static"), ("site", "../../static"), ("a/b", "../../../static")],
+)
+def test_static_files_are_collected_into_the_release_from_any_project_directory(
+    tmp_path, ansible_playbook, project_dir, expected
+):
+    """DJANGO_STATIC_ROOT is relative to the working directory, the project's: it names
+    the release's static/ however deep django_app_project_dir is."""
+    extra, out = tmp_path / "vars.json", tmp_path / "environment.json"
+    extra.write_text(
+        json.dumps(
+            {
+                "django_app_name": "shop",
+                "django_app_settings_module": "shop.settings",
+                "django_app_project_dir": project_dir,
+                "django_app_secret_env": {"DJANGO_SECRET_KEY": "s"},
+                "environment_out": str(out),
+            }
+        )
+    )
+    run = ansible_playbook("roles/django_app_environment.yml", "-e", "@" + str(extra))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(out.read_text())["DJANGO_STATIC_ROOT"] == expected

@@ -25,7 +25,7 @@ def test_the_shop_runs_from_its_project_below_the_source_s_root(host):
     """vars/shop.yml: manage.py in site/, the requirements file at the root. The workers
     run there, the static files collected there are served, and manage.py runs there."""
     for pid in watcher_pids(host, "shop"):
-        cwd = host.check_output(f"readlink /proc/{pid}/cwd")
+        cwd = process(host, pid, "shop")["cwd"]
         assert cwd.startswith("/srv/shop/releases/") and cwd.endswith("/app/site"), cwd
     answer = http_get(host, "/static/admin/css/base.css", "shop.example")
     assert answer["status"] == 200, answer
