@@ -193,17 +193,19 @@ def ansible_env(**settings):
     )
 
 
+def run_playbook(playbook, *args):
+    """ansible-playbook on a playbook path relative to tests/integration (or absolute);
+    the finished process, its output captured."""
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), str(HERE / playbook), *args],
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+        check=False,
+    )
+
+
 @pytest.fixture
 def ansible_playbook():
     """Runs ansible-playbook with a playbook path relative to tests/integration."""
-
-    def run(playbook, *args):
-        return subprocess.run(
-            [str(BIN / "ansible-playbook"), str(HERE / playbook), *args],
-            capture_output=True,
-            text=True,
-            env=ansible_env(),
-            check=False,
-        )
-
-    return run
+    return run_playbook

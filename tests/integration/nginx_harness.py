@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 
-from conftest import BIN, HERE, ansible_env, free_port
+from conftest import BIN, HERE, free_port, run_playbook
 
 SYSTEM_NGINX_CONF = pathlib.Path("/etc/nginx/nginx.conf")
 SYSTEM_DEFAULT_SITE = pathlib.Path("/etc/nginx/sites-available/default")
@@ -65,28 +65,18 @@ class NginxRoot:
             **variables,
         )
 
-    def configure(self, *args, **variables):
-        """Run the role's preflight and configure tasks; return the CompletedProcess."""
+    def playbook(self, playbook, *args, **variables):
+        """Run a playbook with the role's variables of this root; the CompletedProcess."""
         extra = self.path / "vars.json"
         extra.write_text(json.dumps(self.role_variables(**variables)))
-        return subprocess.run(
-            [
-                str(BIN / "ansible-playbook"),
-                str(HERE / "roles" / "nginx_proxy_configure.yml"),
-                "-e",
-                "@" + str(extra),
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            env=ansible_env(),
-            check=False,
-        )
+        return run_playbook(playbook, "-e", "@" + str(extra), *args)
+
+    def configure(self, *args, **variables):
+        """Run the role's preflight and configure tasks; return the CompletedProcess."""
+        return self.playbook("roles/nginx_proxy_configure.yml", *args, **variables)
 
     def maintenance(self, state, **variables):
         """Run the webstack.circus.maintenance playbook on this root's sites."""
-        extra = self.path / "maintenance-vars.json"
-        extra.write_text(json.dumps(self.role_variables(**variables)))
         inventory = self.path / "inventory.json"
         local = {"ansible_connection": "local", "ansible_python_interpreter": str(BIN / "python")}
         inventory.write_text(
@@ -99,21 +89,9 @@ class NginxRoot:
                 }
             )
         )
-        return subprocess.run(
-            [
-                str(BIN / "ansible-playbook"),
-                "-i",
-                str(inventory),
-                str(HERE.parents[1] / "playbooks" / "maintenance.yml"),
-                "-e",
-                "@" + str(extra),
-                "-e",
-                f"maintenance={state}",
-            ],
-            capture_output=True,
-            text=True,
-            env=ansible_env(),
-            check=False,
+        playbook = HERE.parents[1] / "playbooks" / "maintenance.yml"
+        return self.playbook(
+            playbook, "-i", str(inventory), "-e", f"maintenance={state}", **variables
         )
 
     def check(self):

@@ -3,11 +3,10 @@ app hosts that have no health check, unless told to; with a health path, or told
 gate lets the run on (only the gate's tag runs here: nothing is deployed)."""
 
 import json
-import subprocess
 
 import pytest
 
-from conftest import BIN, HERE, ansible_env
+from conftest import HERE, run_playbook
 
 MESSAGE = "has none: set django_app_health_path to a path of the app"
 
@@ -28,22 +27,15 @@ def deploy(tmp_path, host_vars, *extra):
             }
         )
     )
-    return subprocess.run(
-        [
-            str(BIN / "ansible-playbook"),
-            "-i",
-            str(inventory),
-            str(HERE.parents[1] / "deploy.yml"),
-            "--tags",
-            "deploy_health_gate",
-            "--skip-tags",
-            "always",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=ansible_env(),
-        check=False,
+    return run_playbook(
+        HERE.parents[1] / "deploy.yml",
+        "-i",
+        str(inventory),
+        "--tags",
+        "deploy_health_gate",
+        "--skip-tags",
+        "always",
+        *extra,
     )
 
 
