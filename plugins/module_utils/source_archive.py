@@ -68,8 +68,22 @@ def excluded(relative, patterns):
     return False
 
 
+def git_list(src, options):
+    """The paths that git ls-files lists with options under src, relative to it."""
+    listed = subprocess.run(
+        ["git", "-C", src, "ls-files", "-z", *options], capture_output=True, check=False
+    )
+    if listed.returncode != 0:
+        raise SourceError(
+            f"git ls-files failed in {src}: {listed.stderr.decode(errors='replace').strip()}"
+        )
+    return [name.decode("utf-8", "surrogateescape") for name in listed.stdout.split(b"\0") if name]
+
+
 def git_files(src):
-    """Tracked files of the work tree under src, or None if src is not in a work tree."""
+    """What git would commit of the work tree under src (its tracked files that are there,
+    and the untracked ones that neither .gitignore nor the default exclusions keep out),
+    or None if src is not in a work tree."""
     try:
         inside = subprocess.run(
             ["git", "-C", src, "rev-parse", "--is-inside-work-tree"],
@@ -81,15 +95,15 @@ def git_files(src):
         return None
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         return None
-    listed = subprocess.run(
-        ["git", "-C", src, "ls-files", "-z", "--cached"], capture_output=True, check=False
+    tracked = git_list(src, ["--cached"])
+    untracked = [
+        name
+        for name in git_list(src, ["--others", "--exclude-standard"])
+        if not excluded(name, DEFAULT_EXCLUDE)
+    ]
+    return sorted(
+        set(name for name in tracked + untracked if os.path.lexists(os.path.join(src, name)))
     )
-    if listed.returncode != 0:
-        raise SourceError(
-            f"git ls-files failed in {src}: {listed.stderr.decode(errors='replace').strip()}"
-        )
-    names = [name.decode("utf-8", "surrogateescape") for name in listed.stdout.split(b"\0") if name]
-    return sorted(set(name for name in names if os.path.lexists(os.path.join(src, name))))
 
 
 def walked_files(src, patterns):
@@ -119,8 +133,8 @@ def shipped_files(src, exclude):
         files = [name for name in tracked if not excluded(name, exclude)]
         if not files:
             raise SourceError(
-                f"{src} is in a git work tree where git ls-files lists no file to ship: "
-                "add and commit the app's files, or ship a directory outside a work tree"
+                f"{src} is in a git work tree where git lists no file to ship (all are "
+                "ignored): add the app's files, or ship a directory outside a work tree"
             )
         return "git", files
     files = walked_files(src, DEFAULT_EXCLUDE + list(exclude))

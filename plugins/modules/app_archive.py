@@ -15,10 +15,12 @@ description:
     P(webstack.circus.django_app#role) role ships the archive to every app host in one
     transfer and unpacks it into a new release.
   - Relative paths are taken from the directory C(ansible-playbook) runs in.
-  - A directory inside a git work tree ships the files C(git ls-files) lists (tracked
-    files that still exist). Any other directory ships every file except
-    C(__pycache__), C(*.pyc), C(.git), C(.venv), C(node_modules), local SQLite files
-    (C(*.sqlite3), C(*.sqlite)) and the top-level C(media) directory.
+  - A directory inside a git work tree ships what git would commit, its tracked files
+    that still exist, and the untracked ones that neither C(.gitignore) nor the default
+    exclusions below keep out (a new migration ships before C(git add)). Any other
+    directory ships every file except C(__pycache__), C(*.pyc), C(.git), C(.venv),
+    C(node_modules), local SQLite files (C(*.sqlite3), C(*.sqlite)) and the top-level
+    C(media) directory.
   - O(exclude) drops more, in both cases. A pattern without C(/) matches a file or
     directory name at any depth; one that starts with C(/) matches a path from the
     top of the source (shell wildcards in both).
@@ -98,7 +100,7 @@ archive:
   type: str
   sample: /root/.cache/webstack.circus/9b74c9897bac770f.tar.gz
 kind:
-  description: V(git) (files from C(git ls-files)), V(directory) or V(package).
+  description: V(git) (what git would commit), V(directory) or V(package).
   returned: success
   type: str
   sample: git

@@ -55,21 +55,38 @@ def test_exclude_patterns_by_name_or_from_the_top(source):
     assert "shop/media/logo.svg" in files
 
 
-def test_a_git_work_tree_ships_what_git_ls_files_lists(source):
+def test_a_git_work_tree_ships_what_git_would_commit(source):
     git = ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run(["rm", "-rf", str(source / ".git")], check=True)
     subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "manage.py", "shop/__init__.py", "db.sqlite3"], check=True)
+    (source / ".gitignore").write_text("db.sqlite3\n.env\n/docs/\n")
+    subprocess.run([*git, "add", "-f", "manage.py", "shop/__init__.py", "db.sqlite3"], check=True)
     subprocess.run([*git, "commit", "-qm", "c"], check=True)
-    # Tracked but deleted from the work tree: not shipped.
+    # Tracked, then no longer (and ignored): not shipped.
     subprocess.run([*git, "rm", "-q", "--cached", "db.sqlite3"], check=True)
+    # Tracked but deleted from the work tree: not shipped.
     (source / "shop" / "__init__.py").unlink()
-    (source / "untracked.py").write_text("")
-    assert shipped(source) == ("git", ["manage.py"])
+    # Not yet added: a new migration ships with the code that needs it; .env, ignored, not.
+    (source / "shop" / "migrations").mkdir()
+    (source / "shop" / "migrations" / "0002_new.py").write_text("")
+    (source / ".env").write_text("SECRET=x")
+    assert shipped(source) == (
+        "git",
+        [
+            ".gitignore",
+            "manage.py",
+            # Untracked and not ignored; the default exclusions keep out the rest
+            # (__pycache__, *.pyc, .venv, node_modules, /media) as for any directory.
+            "shop/media/logo.svg",
+            "shop/migrations/0002_new.py",
+            "shop/settings.py",
+        ],
+    )
 
 
 def test_a_git_work_tree_that_lists_nothing_is_refused(source, tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("*\n")
     with pytest.raises(source_archive.SourceError, match="lists no file to ship"):
         shipped(source)
 
