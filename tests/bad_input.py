@@ -106,6 +106,16 @@ CASES = [
         dict(GOOD_APP, django_app_project_dir="backend"),
         'django_app_project_dir "backend" is not a directory of the source',
     ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_deploy_commands=["manage.py clearsessions"]),
+        "django_app_deploy_commands must be a list of commands, each a non-empty list",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_build_commands=[[]]),
+        "django_app_build_commands must be a list of commands, each a non-empty list",
+    ),
     ("django_app", dict(GOOD_APP, django_app_name="shop\n"), "lower-case identifier"),
     (
         "django_app",

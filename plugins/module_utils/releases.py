@@ -173,3 +173,19 @@ def migrations_lost_by_going_back(current_app_dir, target_app_dir):
     """Migrations the current release ships and the target does not: going back to the
     target leaves them applied in the database with no code that knows them."""
     return sorted(migrations(current_app_dir) - migrations(target_app_dir))
+
+
+# Where the app's commands find programs after the release's virtualenv.
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def app_command(run_as, release_dir, argv):
+    """The command line that runs argv, a command of the app, behind run_as (which
+    becomes the app's user with its environment) with the release's virtualenv first
+    in PATH: env(1) sets PATH, then finds argv[0] in it."""
+    return [*run_as, "/usr/bin/env", f"PATH={release_dir}/venv/bin:{SYSTEM_PATH}", *argv]
+
+
+def output_lines(argv, out, last=40):
+    """A command and the last lines of its output, as a task's result shows them."""
+    return [f"$ {' '.join(argv)}", *out.rstrip().splitlines()[-last:]]

@@ -18,10 +18,15 @@ description:
     O(tree) for a package source), C(venvs/KEY), shared by every release with the same
     packages.
   - When that virtualenv is complete (it holds a C(.complete) file), links the release to
-    it, runs Django's C(collectstatic) in the release as the app's user, gives the
-    collected files to root and completes the release. Otherwise it stops before that
-    with RV(built) false and RV(venv) naming the virtualenv to install; call it again
-    with O(code=present) once it is installed.
+    it, runs O(build_commands) and Django's C(collectstatic) in the release as the app's
+    user, gives the collected files to root and completes the release.
+  - C(collectstatic) writes where the app's settings put E(STATIC_ROOT), the release's
+    C(static/) (the role's E(DJANGO_STATIC_ROOT)), or a directory of the release's code,
+    which C(static/) then links to (an app that sets C(STATIC_ROOT = BASE_DIR /
+    "staticfiles") finds its manifest there). A STATIC_ROOT outside the release, none, a
+    result that lacks a file Django's finders list, or an empty one fails the build.
+  - Otherwise it stops before that with RV(built) false and RV(venv) naming the
+    virtualenv to install; call it again with O(code=present) once it is installed.
   - A release that is on the host already is left as it is.
   - Runs on the host; its action plugin sends the archive from the controller, inside the
     module's arguments when it is small and as a file transfer otherwise.
@@ -70,7 +75,12 @@ options:
     type: str
     default: ""
   packages:
-    description: The packages the virtualenv holds beside the requirements file (the server first).
+    description:
+      - The packages the virtualenv holds beside the requirements file (the server first).
+        They name the virtualenv.
+      - One whose distribution the requirements file names as well (the app pins its own
+        C(gunicorn), say) is not installed; the app's requirement wins, with a warning
+        naming both, so that pip never sees two versions of one package. See RV(install).
     type: list
     elements: str
     default: []
@@ -83,7 +93,7 @@ options:
     type: str
     required: true
   collectstatic:
-    description: Whether to run C(python -m django collectstatic --noinput) in the release.
+    description: Whether to run Django's C(collectstatic) in the release.
     type: bool
     default: true
   project_dir:
@@ -96,8 +106,26 @@ options:
   run_as:
     description:
       - The command that runs a program of the app as its user with its environment (the
-        role's C(webstack_run.py ENVIRONMENT --user USER --)); C(collectstatic) is run
-        behind it, in C(app/) (or C(app/PROJECT_DIR)).
+        role's C(webstack_run.py ENVIRONMENT --user USER --)); O(build_commands) and
+        C(collectstatic) run behind it, in C(app/) (or C(app/PROJECT_DIR)), with the
+        release's virtualenv first in E(PATH).
+    type: list
+    elements: str
+    default: []
+  build_commands:
+    description:
+      - Commands (each a list of arguments, no shell) that build the release before
+        C(collectstatic), such as V([python, manage.py, compilemessages]). A program is
+        found in the release's virtualenv first, then in C(/usr/local/bin:/usr/bin:/bin).
+      - While they run, the release's C(app/) belongs to O(user), so that they can write
+        into it; it is root's again once they end. One that fails fails the build.
+    type: list
+    elements: list
+    default: []
+  hide:
+    description:
+      - Values (the app's secrets) replaced by C(********) wherever the commands' output
+        would show them.
     type: list
     elements: str
     default: []
@@ -162,6 +190,19 @@ actions:
   returned: always
   type: list
   elements: str
+install:
+  description: The packages of O(packages) that pip installs beside the requirements file.
+  returned: always
+  type: list
+  elements: str
+  sample: [chaussette==1.3.0]
+output:
+  description:
+    - The O(build_commands) and C(collectstatic) that ran, each as a line C($ COMMAND)
+      followed by the last lines of its output (O(hide) values masked).
+  returned: always
+  type: list
+  elements: str
 """
 
 import base64
@@ -171,12 +212,53 @@ import json
 import os
 import posixpath
 import pwd
+import re
 import shutil
 import tarfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.webstack.circus.plugins.module_utils.releases import RELEASE_ID
+from ansible_collections.webstack.circus.plugins.module_utils.releases import (
+    RELEASE_ID,
+    app_command,
+    output_lines,
+)
+
+# Run by the release's Python as the app's user in the project's directory (python -c).
+# It collects the static files only where the settings put STATIC_ROOT once that is the
+# directory the module expects (argv[1]); otherwise it prints where they would go and
+# exits 3, collecting nothing, so that the module can check and prepare that directory.
+# Then every file Django's finders list must be there, or it exits 1 naming one: the
+# files the pages link are the ones nginx will serve.
+COLLECT = r"""
+import os, sys
+import django
+django.setup()
+from django.apps import apps
+from django.conf import settings
+from django.contrib.staticfiles.finders import get_finders
+from django.core.management import call_command
+root = os.path.realpath(settings.STATIC_ROOT) if settings.STATIC_ROOT else ""
+if root != sys.argv[1]:
+    print(root)
+    raise SystemExit(3)
+call_command("collectstatic", interactive=False, verbosity=1)
+ignore = apps.get_app_config("staticfiles").ignore_patterns
+missing = [
+    os.path.join(getattr(storage, "prefix", None) or "", path)
+    for finder in get_finders()
+    for path, storage in finder.list(ignore)
+]
+missing = [path for path in missing if not os.path.exists(os.path.join(root, path))]
+if missing:
+    raise SystemExit(
+        f"collectstatic left {len(missing)} of the app's static files out of {root}, such as"
+        f" {missing[0]}: the staticfiles storage must write to STATIC_ROOT"
+    )
+"""
+NEEDS_TARGET = 3
+# A line of a requirements file: the distribution's name, its extras, its specifier.
+REQUIREMENT = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;]*)")
 
 
 class BuildError(Exception):
@@ -212,6 +294,41 @@ def requirements_digest(content, name):
     return hashlib.sha256(content).hexdigest()
 
 
+def normalized(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def named_requirements(content):
+    """{normalized name: the requirement as written} of a requirements file's content
+    (bytes): its requirement lines, continuations joined, comments and options left out."""
+    text = content.decode("utf-8", "replace").replace("\\\n", " ")
+    named = {}
+    for line in text.splitlines():
+        line = re.sub(r"(^|\s)#.*", "", line).strip()
+        match = REQUIREMENT.match(line)
+        if not line or line.startswith("-") or not match:
+            continue
+        requirement = (match.group(0).split(" --")[0]).strip()
+        named.setdefault(normalized(match.group(1)), requirement)
+    return named
+
+
+def packages_to_install(packages, content):
+    """The role's packages that pip installs beside the requirements file, and the
+    (package, requirement) pairs where the app's requirements name the same
+    distribution: the app's own pin wins, so pip never sees two versions of one."""
+    named = named_requirements(content) if content is not None else {}
+    install, overridden = [], []
+    for package in packages:
+        match = REQUIREMENT.match(package)
+        requirement = named.get(normalized(match.group(1))) if match else None
+        if requirement is None:
+            install.append(package)
+        else:
+            overridden.append((package, requirement))
+    return install, overridden
+
+
 def plan(code, collectstatic, venv_complete):
     """The steps of the build, in order: it stops before the virtualenv is needed where
     the virtualenv is not complete."""
@@ -221,11 +338,12 @@ def plan(code, collectstatic, venv_complete):
     return [*steps, "link venv", *(["collectstatic"] if collectstatic else []), "complete"]
 
 
-def give_to_root(top):
+def give_to(top, uid, gid):
+    """Give top and everything below it to uid:gid (symlinks themselves, not followed)."""
     for directory, subdirectories, files in os.walk(top):
-        os.lchown(directory, 0, 0)
+        os.lchown(directory, uid, gid)
         for name in subdirectories + files:
-            os.lchown(os.path.join(directory, name), 0, 0)
+            os.lchown(os.path.join(directory, name), uid, gid)
 
 
 class Build:
@@ -235,6 +353,7 @@ class Build:
         self.archive = archive
         self.release_dir = os.path.join(self.params["path"], "releases", self.params["release"])
         self.partial = self.release_dir + ".partial"
+        self.output = []
 
     def project(self):
         """The project's directory in the release being built; an error if the source
@@ -247,11 +366,11 @@ class Build:
             )
         return path
 
-    def run(self, command, cwd):
+    def run(self, command, cwd, label):
         rc, out, err = self.module.run_command(command, cwd=cwd)
         if rc != 0:
             output = (err or out).strip()[-2000:]
-            raise BuildError(f"{' '.join(command[-4:])} failed in {cwd} (rc {rc}): {output}")
+            raise BuildError(f"{label} failed in {cwd} (rc {rc}): {output}")
         return out
 
     def unpack(self):
@@ -283,15 +402,70 @@ class Build:
         os.mkdir(static, 0o755)
         user = pwd.getpwnam(self.params["user"])
         os.chown(static, user.pw_uid, user.pw_gid)
-        if "collectstatic" in steps:
-            python = os.path.join(self.partial, "venv", "bin", "python")
-            self.run(
-                [*self.params["run_as"], python, "-m", "django", "collectstatic", "--noinput"],
-                cwd=self.project(),
-            )
-        # The app's user wrote them; from here on they are published, and root's.
-        give_to_root(static)
+        app = os.path.join(self.partial, "app")
+        commands = self.params["build_commands"]
+        try:
+            if commands:
+                # Build steps write into the code (compiled messages, built assets).
+                give_to(app, user.pw_uid, user.pw_gid)
+            for argv in commands:
+                out = self.run(self.command(argv), self.project(), " ".join(argv))
+                self.output.extend(output_lines(argv, out))
+            if "collectstatic" in steps:
+                self.collect(static, user)
+        finally:
+            # The app's user wrote them; from here on they are published, and root's.
+            if commands:
+                give_to(app, 0, 0)
+            give_to(os.path.realpath(static), 0, 0)
         os.rename(self.partial, self.release_dir)
+
+    def command(self, argv):
+        return app_command(self.params["run_as"], self.partial, argv)
+
+    def collect(self, static, user):
+        """collectstatic where the app's settings put STATIC_ROOT: the release's static/
+        (the settings read DJANGO_STATIC_ROOT), or a directory of the release's code,
+        which static/ then links to. Anywhere else is refused, as is an empty result."""
+        python = os.path.join(self.partial, "venv", "bin", "python")
+        target = os.path.realpath(static)
+        rc, out, err = self.module.run_command(
+            self.command([python, "-c", COLLECT, target]), cwd=self.project()
+        )
+        if rc == NEEDS_TARGET:
+            target = self.static_target((out.strip().splitlines() or [""])[-1], static, user)
+            rc, out, err = self.module.run_command(
+                self.command([python, "-c", COLLECT, target]), cwd=self.project()
+            )
+        if rc != 0:
+            output = (err or out).strip()[-2000:]
+            raise BuildError(f"collectstatic failed in {self.project()} (rc {rc}): {output}")
+        self.output.extend(output_lines(["collectstatic"], out, last=5))
+        if not any(files for _directory, _subdirectories, files in os.walk(target)):
+            raise BuildError(
+                f"collectstatic put no file in {target}: if the app has no static files,"
+                " set django_app_collectstatic to false"
+            )
+
+    def static_target(self, root, static, user):
+        """Prepare root, the STATIC_ROOT of the app's own settings, for collectstatic."""
+        app = os.path.realpath(os.path.join(self.partial, "app"))
+        hint = (
+            "read it from the environment, STATIC_ROOT = os.environ['DJANGO_STATIC_ROOT']"
+            " (the role's release static/), or set it to a directory of the source"
+        )
+        if not root:
+            raise BuildError(f"the app's settings set no STATIC_ROOT: {hint}")
+        if not root.startswith(app + os.sep):
+            raise BuildError(
+                f"the app's STATIC_ROOT is {root}, outside the release, where the role"
+                f" does not publish it: {hint}"
+            )
+        os.makedirs(root, mode=0o755, exist_ok=True)
+        give_to(root, user.pw_uid, user.pw_gid)
+        os.rmdir(static)
+        os.symlink(os.path.relpath(root, self.partial), static)
+        return root
 
 
 def read_archive(module):
@@ -340,10 +514,13 @@ def main():
             collectstatic=dict(type="bool", default=True),
             run_as=dict(type="list", elements="str", default=[]),
             project_dir=dict(type="str", default=""),
+            build_commands=dict(type="list", elements="list", default=[]),
+            hide=dict(type="list", elements="str", default=[], no_log=True),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    params["build_commands"] = [[str(arg) for arg in argv] for argv in params["build_commands"]]
     project_dir = params["project_dir"]
     if project_dir and (
         os.path.isabs(project_dir) or ".." in project_dir.split("/") or "\x00" in project_dir
@@ -362,15 +539,23 @@ def main():
             venv=os.path.realpath(os.path.join(build.release_dir, "venv")),
             venv_complete=True,
             release_dir=build.release_dir,
+            install=params["packages"],
             actions=[],
+            output=[],
         )
     try:
         if params["code"] == "present" and not os.path.isdir(os.path.join(build.partial, "app")):
             raise BuildError(f"no code in {build.partial}/app to build the release from")
+        requirements = requirements_content(params, archive, build.partial)
         digest = requirements_digest(
-            requirements_content(params, archive, build.partial),
-            params["requirements_file"] if params["code"] != "package" else "",
+            requirements, params["requirements_file"] if params["code"] != "package" else ""
         )
+        install, overridden = packages_to_install(params["packages"], requirements)
+        for package, requirement in overridden:
+            module.warn(
+                f"{params['requirements_file']} asks for {requirement!r}, which pip installs"
+                f" in place of the role's {package!r}"
+            )
         tree = params["tree"] if params["code"] == "package" else ""
         venv = os.path.join(params["path"], "venvs", venv_key(params["packages"], digest, tree))
         venv_complete = os.path.exists(os.path.join(venv, ".complete"))
@@ -383,14 +568,20 @@ def main():
             if "complete" in steps:
                 build.finish(venv, steps)
     except (BuildError, OSError) as e:
-        module.fail_json(msg=f"release {params['release']}: {e}", release_dir=build.release_dir)
+        module.fail_json(
+            msg=f"release {params['release']}: {e}",
+            release_dir=build.release_dir,
+            output=build.output,
+        )
     module.exit_json(
         changed=bool(steps),
         built="complete" in steps,
         venv=venv,
         venv_complete=venv_complete,
         release_dir=build.release_dir,
+        install=install,
         actions=steps,
+        output=build.output,
     )
 
 

@@ -79,9 +79,26 @@ options:
     description:
       - Commands (each a list of arguments, no shell) run in the release's C(app/) (or
         C(app/PROJECT_DIR)) before the workers move, and only when they move, such as
-        C(manage.py migrate).
+        V([python, -m, django, migrate, --noinput]), in order. Each runs behind O(run_as),
+        with the release's virtualenv first in E(PATH) (then
+        C(/usr/local/bin:/usr/bin:/bin)).
     type: list
     elements: list
+    default: []
+  run_as:
+    description:
+      - The command that runs a program as the app's user with its environment (the
+        role's C(webstack_run.py ENVIRONMENT --user USER --)), in front of each of
+        O(commands).
+    type: list
+    elements: str
+    default: []
+  hide:
+    description:
+      - Values (the app's secrets) replaced by C(********) wherever the commands' output
+        would show them.
+    type: list
+    elements: str
     default: []
   project_dir:
     description:
@@ -213,11 +230,13 @@ stopped_pids:
   returned: always
   type: list
   elements: int
-commands:
-  description: The O(commands) that ran, each with the end of its output.
+output:
+  description:
+    - The O(commands) that ran, each as a line C($ COMMAND) followed by the last lines of
+      its output (O(hide) values masked).
   returned: always
   type: list
-  elements: dict
+  elements: str
 removed:
   description: The releases deleted (with O(keep)).
   returned: always
@@ -243,7 +262,9 @@ from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
 )
 from ansible_collections.webstack.circus.plugins.module_utils.releases import (
     RELEASE_ID,
+    app_command,
     current_release,
+    output_lines,
     present_releases,
     read_state,
     record_loaded,
@@ -370,8 +391,10 @@ def run_steps(client, releases, params, steps):
     return stopped, started
 
 
-def run_command(module, argv, cwd):
-    rc, out, err = module.run_command(argv, cwd=cwd)
+def run_command(module, command, cwd, argv):
+    """Run command (argv behind what runs it as the app); its output, or a DeployError
+    naming argv."""
+    rc, out, err = module.run_command(command, cwd=cwd)
     if rc != 0:
         raise DeployError(f"{' '.join(argv)} failed (rc {rc}): {(err or out).strip()[-2000:]}")
     return out
@@ -463,7 +486,7 @@ class Deploy:
             stopped_pids=[],
             started_pids=[],
             removed=[],
-            commands=[],
+            output=[],
         )
 
     def act(self, description):
@@ -488,8 +511,10 @@ class Deploy:
             for argv in params["commands"]:
                 if self.act(" ".join(argv)):
                     cwd = os.path.normpath(os.path.join(self.code, "app", params["project_dir"]))
-                    out = run_command(self.module, argv, cwd)
-                    self.result["commands"].append(dict(argv=argv, stdout=out[-4000:]))
+                    out = run_command(
+                        self.module, app_command(params["run_as"], self.code, argv), cwd, argv
+                    )
+                    self.result["output"].extend(output_lines(argv, out))
             static_root = params["static_root"]
             if static_root and self.act(f"publish the static files in {static_root}"):
                 publish_static(os.path.join(self.code, "static"), static_root)
@@ -562,6 +587,8 @@ def main():
         ready_dir=dict(type="path"),
         ready_timeout=dict(type="int", default=60),
         commands=dict(type="list", elements="list", default=[]),
+        run_as=dict(type="list", elements="str", default=[]),
+        hide=dict(type="list", elements="str", default=[], no_log=True),
         project_dir=dict(type="str", default=""),
         static_root=dict(type="path"),
         switch_first=dict(type="bool", default=False),

@@ -432,6 +432,24 @@ def django_app_errors(values, context):
         "django_app_system_packages must be Debian package names such as libpq5 (lower-case"
         " letters, digits, '+', '-' and '.'; no version, no option; got {got}).",
     )
+    for variable in ("django_app_build_commands", "django_app_deploy_commands"):
+        check.that(
+            all(
+                isinstance(command, list)
+                and command
+                and all(isinstance(arg, (str, int, float)) for arg in command)
+                and not any(re.search(r"[\x00\n\r]", str(arg)) for arg in command)
+                for command in values[variable]
+            ),
+            f"{variable} must be a list of commands, each a non-empty list of single-line"
+            " arguments such as [python, manage.py, remove_stale_contenttypes, --noinput]"
+            f" (got {shown(values[variable])}).",
+        )
+    check.that(
+        not values["django_app_build_commands"] or kind != "package",
+        "django_app_build_commands build a source directory or a git repository; a package"
+        f" ({source}) is installed as it was built.",
+    )
     check.that(
         not values["django_app_project_dir"] or kind != "package",
         "django_app_project_dir is for a source directory or a git repository; a package"

@@ -137,3 +137,58 @@ def test_a_missing_requirements_file_is_refused_before_anything_is_written(tmp_p
         "the requirements file 'requirements/prod.txt' is not in the app's source" in refused["msg"]
     )
     assert os.listdir(home / "releases") == []
+
+
+def settings_with(**lines):
+    """The project's settings with more lines (name = Python expression)."""
+    extra = "".join(f"{name} = {value}\n" for name, value in lines.items())
+    return dict(PROJECT, **{"proj/settings.py": PROJECT["proj/settings.py"] + extra})
+
+
+def built_on_complete_venv(tmp_path, files, **args):
+    home = tmp_path / "home"
+    (home / "releases").mkdir(parents=True)
+    src = archive(tmp_path / "source.tar.gz", files)
+    complete_venv(build(home, src, check=True)["venv"])
+    return home / "releases" / RELEASE, build(home, src, **args)
+
+
+def test_an_app_s_own_static_root_and_its_build_step_are_published(tmp_path):
+    # As many apps are written: STATIC_ROOT from BASE_DIR, hashed names and a manifest
+    # that the workers read from STATIC_ROOT, and an asset built before collectstatic.
+    files = settings_with(
+        STATIC_ROOT="__import__('pathlib').Path(__file__).resolve().parent.parent / 'staticfiles'",
+        STORAGES="{'staticfiles': {'BACKEND': "
+        "'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'}}",
+    )
+    build_step = "open('site_app/static/site_app/built.js', 'w').write('built')"
+    release, done = built_on_complete_venv(
+        tmp_path, files, build_commands=[["python", "-c", build_step]]
+    )
+    assert done["built"], done
+    commands = [line for line in done["output"] if line.startswith("$ ")]
+    assert commands == [f"$ python -c {build_step}", "$ collectstatic"]
+    assert os.readlink(release / "static") == "app/staticfiles"
+    manifest = json.loads((release / "app/staticfiles/staticfiles.json").read_text())
+    assert set(manifest["paths"]) == {"site_app/site.css", "site_app/built.js"}
+    hashed = release / "static" / manifest["paths"]["site_app/built.js"]
+    assert hashed.read_text() == "built"
+    # The build step wrote as the app's user into the code, which is root's again.
+    assert (release / "app/site_app/static/site_app/built.js").stat().st_uid == 0
+    assert (hashed.stat().st_uid, (release / "app").stat().st_uid) == (0, 0)
+
+
+def test_a_storage_that_writes_elsewhere_fails_the_build(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    files = settings_with(
+        STORAGES="{'staticfiles': {'BACKEND': "
+        "'django.contrib.staticfiles.storage.StaticFilesStorage',"
+        f" 'OPTIONS': {{'location': '{elsewhere}'}}}}}}",
+    )
+    release, failed = built_on_complete_venv(tmp_path, files)
+    assert failed["failed"], failed
+    assert (
+        "collectstatic left 1 of the app's static files out of "
+        f"{release}.partial/static, such as site_app/site.css" in failed["msg"]
+    )
+    assert not release.exists()

@@ -2,6 +2,7 @@
 vars/shop.yml, each with its socket, watcher and nginx site, changed without touching the other."""
 
 import json
+import re
 
 import yaml
 from apps_helpers import SCENARIO, http_get, process, watcher_pids
@@ -41,6 +42,41 @@ def test_the_shop_runs_from_its_project_below_the_source_s_root(host):
     assert "greetings" in result.stdout
 
 
+def shop_release(host):
+    return host.check_output("readlink /srv/shop/current").rsplit("/", 1)[1]
+
+
+def test_the_shop_s_own_static_root_and_build_step_are_served(host):
+    """Its settings put STATIC_ROOT in site/staticfiles, with a manifest: collected there,
+    linked as the release's static/, read by the workers and published by nginx, with
+    the file its build command wrote into the code before collectstatic."""
+    release = f"/srv/shop/releases/{shop_release(host)}"
+    assert host.file(f"{release}/static").linked_to == f"{release}/app/site/staticfiles"
+    assert host.file(f"{release}/app/site/staticfiles/staticfiles.json").exists
+    built = http_get(host, "/static/greetings/built.txt", "shop.example")
+    assert built == {"status": 200, "body": "built"}, built
+    assert host.file(f"{release}/app/site/greetings/static/greetings/built.txt").user == "root"
+    # The admin's page names its styles through the manifest: a worker without it
+    # answers 500; each hashed name it links is served.
+    login = http_get(host, "/admin/login/", "shop.example")
+    assert login["status"] == 200, login
+    styles = re.findall(r'href="(/static/admin/css/[^"]+)"', login["body"])
+    assert styles and all(re.search(r"\.[0-9a-f]{12}\.css$", path) for path in styles), styles
+    for path in styles:
+        assert http_get(host, path, "shop.example")["status"] == 200, path
+
+
+def test_the_shop_s_deploy_commands_ran_once_and_its_own_pin_won(host):
+    # One move (converge; the idempotence run moved nothing): one line, the release.
+    log = host.file("/srv/shop/data/deploys.log").content_string.split()
+    assert log == [shop_release(host)]
+    # vars/shop.yml asks for sqlparse<0.6; its requirements file pins 0.6.1, which won.
+    version = host.check_output(
+        "/srv/shop/current/venv/bin/python -c 'import sqlparse; print(sqlparse.__version__)'"
+    )
+    assert version == "0.6.1"
+
+
 def test_the_apps_have_their_own_users_and_homes(host):
     for app in ("demo", "shop"):
         assert host.user(app).home == f"/srv/{app}"
@@ -69,3 +105,10 @@ def test_scaling_and_a_new_release_of_the_shop_leave_the_demo_alone(host, tmp_pa
         assert process(host, pid, "shop")["environ"].get("SHOP_MARK") == "second"
     assert answering_pid(host, "shop.example") in shop_after
     assert watcher_pids(host, "demo") + watcher_pids(host, "demo-celery") == demo_before
+    # The workers moved: the deploy commands ran again, their output shown, the secret
+    # key masked.
+    log = host.file("/srv/shop/data/deploys.log").content_string.split()
+    assert log == [shop_release(host)] * 2
+    assert "$ python manage.py remove_stale_contenttypes --noinput" in result.stdout
+    assert "key=********" in result.stdout
+    assert shop["django_app_secret_env"]["DJANGO_SECRET_KEY"] not in result.stdout

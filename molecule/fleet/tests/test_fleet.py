@@ -109,7 +109,7 @@ def migrated_on(output):
     return [
         host
         for host, result in results_of(output, MOVE_WORKERS).items()
-        if any("migrate" in command["argv"] for command in result.get("commands", []))
+        if "$ python -m django migrate --noinput" in result.get("output", [])
     ]
 
 

@@ -4,6 +4,7 @@ steps, and a build on a real directory (run_command runs the real tar)."""
 import hashlib
 import io
 import os
+import pwd
 import subprocess
 import tarfile
 
@@ -12,6 +13,8 @@ import pytest
 from ansible_collections.webstack.circus.plugins.modules.app_build import (
     Build,
     BuildError,
+    named_requirements,
+    packages_to_install,
     plan,
     requirements_digest,
     requirements_in_archive,
@@ -106,52 +109,151 @@ def params(home, **changes):
             collectstatic=True,
             filename="source.tar.gz",
             project_dir="",
+            build_commands=[],
         ),
         **changes,
     )
 
 
-def test_a_build_unpacks_links_collects_and_renames(tmp_path, monkeypatch):
+def python_of(venv, script):
+    """venv/bin/python as a shell script: $3 is the directory the module expects
+    STATIC_ROOT to be (python -c COLLECT TARGET)."""
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
+    (venv / "bin/python").write_text(f"#!/bin/sh\n{script}\n")
+    (venv / "bin/python").chmod(0o755)
+    return str(venv)
+
+
+# collectstatic where the settings read the role's DJANGO_STATIC_ROOT.
+COLLECTS = 'echo body > "$3/site.css"; echo "1 static file copied"'
+
+
+def built(tmp_path, files, script=COLLECTS, **changes):
+    """A build of files on a virtualenv whose python runs script; the module."""
     home = tmp_path / "home"
-    (home / "releases").mkdir(parents=True)
-    venv = home / "venvs" / "key"
-    (venv / "bin").mkdir(parents=True)
-    module = Module(params(home))
-    collected = []
-
-    def run(self, command, cwd):
-        # collectstatic, as the app's user, writes into the release's static directory.
-        collected.append((command[-4:], cwd))
-        (tmp_path / "home/releases" / f"{RELEASE}.partial/static/site.css").write_text("a")
-
-    monkeypatch.setattr(Build, "run", run)
-    build = Build(module, archive_of({"manage.py": b"print()\n", "app/views.py": b"x = 1\n"}))
+    (home / "releases").mkdir(parents=True, exist_ok=True)
+    module = Module(params(home, **changes))
+    build = Build(module, archive_of(files))
     build.unpack()
-    build.finish(str(venv), plan("present", True, True))
+    module.commands.clear()  # tar's
+    build.finish(python_of(tmp_path / "venv", script), plan("present", True, True))
+    return home / "releases" / RELEASE, module
 
-    release = home / "releases" / RELEASE
-    assert not (home / "releases" / f"{RELEASE}.partial").exists()
+
+def owner(path):
+    return path.lstat().st_uid, path.lstat().st_gid
+
+
+def test_a_build_unpacks_links_collects_and_renames(tmp_path):
+    files = {"manage.py": b"print()\n", "app/views.py": b"x = 1\n"}
+    release, module = built(tmp_path, files)
+    partial = tmp_path / "home/releases" / f"{RELEASE}.partial"
+    assert not partial.exists()
     assert (release / "app/app/views.py").read_bytes() == b"x = 1\n"
-    assert os.readlink(release / "venv") == str(venv)
-    partial = home / "releases" / f"{RELEASE}.partial"
-    assert collected == [(["-m", "django", "collectstatic", "--noinput"], str(partial / "app"))]
+    assert os.readlink(release / "venv") == str(tmp_path / "venv")
+    # Django's collectstatic through the app's Python, with the release's virtualenv
+    # first in PATH, asked to collect into the release's static/.
+    [command] = module.commands
+    assert command[:2] == ["/usr/bin/env", f"PATH={partial}/venv/bin:/usr/local/bin:/usr/bin:/bin"]
+    assert command[2:4] == [f"{partial}/venv/bin/python", "-c"]
+    assert command[5] == str(partial / "static")
+    assert (release / "static/site.css").read_text() == "body\n"
     # Published files are root's, whoever wrote them.
     for path in (release / "static", release / "static/site.css", release / "app/manage.py"):
-        assert (path.stat().st_uid, path.stat().st_gid) == (0, 0)
+        assert owner(path) == (0, 0)
 
 
-def test_collectstatic_runs_in_the_project_below_the_source_s_root(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    (home / "releases").mkdir(parents=True)
-    venv = home / "venvs" / "key"
-    (venv / "bin").mkdir(parents=True)
-    collected = []
-    monkeypatch.setattr(Build, "run", lambda self, command, cwd: collected.append(cwd))
+def test_collectstatic_runs_in_the_project_below_the_source_s_root(tmp_path):
     files = {"requirements.txt": b"Django\n", "site/manage.py": b"print()\n"}
-    build = Build(Module(params(home, project_dir="site")), archive_of(files))
-    build.unpack()
-    build.finish(str(venv), plan("present", True, True))
-    assert collected == [str(home / "releases" / f"{RELEASE}.partial" / "app" / "site")]
+    built(tmp_path, files, script=f"pwd > {tmp_path}/cwd; {COLLECTS}", project_dir="site")
+    partial = tmp_path / "home/releases" / f"{RELEASE}.partial"
+    assert (tmp_path / "cwd").read_text().strip() == str(partial / "app" / "site")
+
+
+def test_the_app_s_own_static_root_in_its_source_is_collected_and_linked(tmp_path):
+    # settings.py says STATIC_ROOT = BASE_DIR / "staticfiles": asked for the release's
+    # static/, the app's Python names its own; asked for that, it collects there.
+    partial = tmp_path / "home/releases" / f"{RELEASE}.partial"
+    own = partial / "app/site/staticfiles"
+    script = f'if [ "$3" != "{own}" ]; then echo "{own}"; exit 3; fi; {COLLECTS}'
+    release, module = built(tmp_path, {"site/manage.py": b"\n"}, script=script, project_dir="site")
+    assert [command[5] for command in module.commands] == [str(partial / "static"), str(own)]
+    # static/ links to it: the workers find the manifest where the settings say, and
+    # the role publishes the same files.
+    assert os.readlink(release / "static") == "app/site/staticfiles"
+    assert (release / "static/site.css").read_text() == "body\n"
+    assert owner(release / "app/site/staticfiles/site.css") == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("/var/www/static", "STATIC_ROOT is /var/www/static, outside the release"),
+        ("", "the app's settings set no STATIC_ROOT"),
+    ],
+)
+def test_a_static_root_the_role_cannot_publish_fails_the_build(tmp_path, reply, error):
+    with pytest.raises(BuildError, match=error):
+        built(tmp_path, {"manage.py": b"\n"}, script=f'echo "{reply}"; exit 3')
+    assert not (tmp_path / "home/releases" / RELEASE).exists()
+    assert not os.path.exists("/var/www/static")
+
+
+def test_an_empty_collectstatic_fails_the_build(tmp_path):
+    with pytest.raises(
+        BuildError, match=r"collectstatic put no file in .*django_app_collectstatic"
+    ):
+        built(tmp_path, {"manage.py": b"\n"}, script='echo "0 static files copied"')
+    assert not (tmp_path / "home/releases" / RELEASE).exists()
+
+
+def test_build_commands_write_into_the_code_before_collectstatic(tmp_path):
+    nobody = pwd.getpwnam("nobody")
+    commands = [
+        ["sh", "-c", "stat -c %u . > built-by; echo compiled > messages.mo"],
+        ["sh", "-c", "test -f messages.mo && echo second"],
+    ]
+    release, module = built(tmp_path, {"manage.py": b"\n"}, build_commands=commands)
+    # In order, in the project, the code the app's user's while they ran, then root's.
+    assert [command[2:] for command in module.commands[:2]] == commands
+    assert (release / "app/built-by").read_text().strip() == str(nobody.pw_uid)
+    for path in (release / "app", release / "app/messages.mo", release / "app/built-by"):
+        assert owner(path) == (0, 0)
+
+
+def test_a_failed_build_command_fails_the_build_and_gives_the_code_back(tmp_path):
+    commands = [["sh", "-c", "echo 'mkdocs: not found' >&2; exit 127"]]
+    with pytest.raises(BuildError, match=r"sh -c .* failed .*rc 127.*mkdocs: not found"):
+        built(tmp_path, {"manage.py": b"\n"}, build_commands=commands)
+    partial = tmp_path / "home/releases" / f"{RELEASE}.partial"
+    assert owner(partial / "app") == (0, 0) and owner(partial / "app/manage.py") == (0, 0)
+    assert not (tmp_path / "home/releases" / RELEASE).exists()
+
+
+def test_the_requirements_name_their_distributions():
+    content = (
+        b"# the server\n"
+        b"Django==5.2.1  # web\n"
+        b"gunicorn==26.0.0 \\\n    --hash=sha256:0123\n"
+        b"uvicorn[standard]>=0.30 ; python_version >= '3.10'\n"
+        b"-r base.txt\n"
+        b"--index-url https://example.invalid/simple\n"
+        b"zope.interface~=6.0\n"
+    )
+    assert named_requirements(content) == {
+        "django": "Django==5.2.1",
+        "gunicorn": "gunicorn==26.0.0",
+        "uvicorn": "uvicorn[standard]>=0.30",
+        "zope-interface": "zope.interface~=6.0",
+    }
+
+
+def test_the_app_s_own_server_pin_wins_over_the_role_s():
+    content = b"Django==5.2.1\nGunicorn==26.0.0\n"
+    install, overridden = packages_to_install(["gunicorn==27.0.1", "celery==5.4.0"], content)
+    assert install == ["celery==5.4.0"]
+    assert overridden == [("gunicorn==27.0.1", "Gunicorn==26.0.0")]
+    assert packages_to_install(["gunicorn==27.0.1"], None) == (["gunicorn==27.0.1"], [])
 
 
 def test_a_source_without_the_project_directory_fails_the_build(tmp_path):
@@ -183,15 +285,9 @@ def test_a_package_is_copied_beside_the_code(tmp_path):
 
 
 def test_a_failed_collectstatic_leaves_no_release(tmp_path):
-    home = tmp_path / "home"
-    (home / "releases").mkdir(parents=True)
-    venv = tmp_path / "venv"
-    (venv / "bin").mkdir(parents=True)
     # A python that fails as collectstatic would.
-    (venv / "bin/python").write_text("#!/bin/sh\necho 'STATIC_ROOT is not writable' >&2\nexit 1\n")
-    (venv / "bin/python").chmod(0o755)
-    build = Build(Module(params(home)), archive_of({"manage.py": b"\n"}))
-    build.unpack()
-    with pytest.raises(BuildError, match="STATIC_ROOT is not writable"):
-        build.finish(str(venv), plan("present", True, True))
-    assert not (home / "releases" / RELEASE).exists()
+    with pytest.raises(BuildError, match=r"collectstatic failed .*STATIC_ROOT is not writable"):
+        built(
+            tmp_path, {"manage.py": b"\n"}, script="echo 'STATIC_ROOT is not writable' >&2; exit 1"
+        )
+    assert not (tmp_path / "home/releases" / RELEASE).exists()

@@ -160,6 +160,7 @@ class Module:
                 ready_dir=None,
                 ready_timeout=5,
                 commands=[],
+                run_as=[],
                 project_dir="",
                 static_root=None,
                 switch_first=False,
@@ -173,7 +174,11 @@ class Module:
             **params,
         )
 
-    def run_command(self, argv, cwd):
+    def run_command(self, command, cwd):
+        # The app's command, after env PATH=the release's virtualenv:...
+        path = next(arg for arg in command if arg.startswith("PATH="))
+        assert path.startswith(f"PATH={os.path.dirname(os.path.dirname(cwd.split('/app')[0]))}")
+        argv = command[command.index(path) + 1 :]
         self.events.append((argv[0], cwd))
         return (1, "", "no such table") if argv[0] == self.fail else (0, "done\n", "")
 
