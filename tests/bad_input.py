@@ -116,6 +116,11 @@ CASES = [
         dict(GOOD_APP, django_app_build_commands=[[]]),
         "django_app_build_commands must be a list of commands, each a non-empty list",
     ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_config_files={"../etc/passwd": "x"}),
+        "django_app_config_files must map paths inside the source",
+    ),
     ("django_app", dict(GOOD_APP, django_app_name="shop\n"), "lower-case identifier"),
     (
         "django_app",

@@ -107,6 +107,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A deployment's own settings, beside these, where it has them (the django_app role writes
+# such a file with django_app_config_files, as molecule/apps's shop does).
+try:
+    from mysite.local_settings import *  # noqa: F403
+except ModuleNotFoundError as error:
+    if error.name != "mysite.local_settings":
+        raise
+
 # Everything to stderr, which Circus writes to the watcher's log. Chaussette has its own
 # stderr handler and would print each of its lines twice if it also propagated to root.
 LOGGING = {

@@ -188,4 +188,4 @@ def app_command(run_as, release_dir, argv):
 
 def output_lines(argv, out, last=40):
     """A command and the last lines of its output, as a task's result shows them."""
-    return [f"$ {' '.join(argv)}", *out.rstrip().splitlines()[-last:]]
+    return [f"$ {' '.join(argv)}", *out.strip().splitlines()[-last:]]

@@ -122,6 +122,14 @@ options:
     type: list
     elements: list
     default: []
+  config_files:
+    description:
+      - Paths from the source's root where the code gets a link to the file of the same
+        path under C(config/) in O(path) (the role writes them there), replacing what
+        the source has at that path, before O(build_commands) and C(collectstatic) run.
+    type: list
+    elements: str
+    default: []
   hide:
     description:
       - Values (the app's secrets) replaced by C(********) wherever the commands' output
@@ -366,6 +374,19 @@ class Build:
             )
         return path
 
+    def link_config(self):
+        """Link each of config_files into the code, to the file of config/ in the app's
+        home (written by the role), replacing what the source has at that path."""
+        app = os.path.join(self.partial, "app")
+        for name in self.params["config_files"]:
+            link = os.path.join(app, name)
+            if os.path.isdir(link) and not os.path.islink(link):
+                raise BuildError(f"the source has a directory at {name}, a configuration file")
+            os.makedirs(os.path.dirname(link), mode=0o755, exist_ok=True)
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(os.path.join(self.params["path"], "config", name), link)
+
     def run(self, command, cwd, label):
         rc, out, err = self.module.run_command(command, cwd=cwd)
         if rc != 0:
@@ -515,6 +536,7 @@ def main():
             run_as=dict(type="list", elements="str", default=[]),
             project_dir=dict(type="str", default=""),
             build_commands=dict(type="list", elements="list", default=[]),
+            config_files=dict(type="list", elements="str", default=[]),
             hide=dict(type="list", elements="str", default=[], no_log=True),
         ),
         supports_check_mode=True,
@@ -526,6 +548,9 @@ def main():
         os.path.isabs(project_dir) or ".." in project_dir.split("/") or "\x00" in project_dir
     ):
         module.fail_json(msg=f"project_dir must be a path inside the source, got {project_dir!r}")
+    for name in params["config_files"]:
+        if not name or os.path.isabs(name) or ".." in name.split("/") or "\x00" in name:
+            module.fail_json(msg=f"config_files must be paths inside the source, got {name!r}")
     if not RELEASE_ID.match(params["release"]):
         module.fail_json(msg=f"release must be 16 hexadecimal digits, got {params['release']!r}")
     if not params["filename"] and params["src"]:
@@ -564,6 +589,7 @@ def main():
             if steps[0] in ("unpack", "copy package"):
                 build.unpack()
             if params["code"] != "package":
+                build.link_config()
                 build.project()
             if "complete" in steps:
                 build.finish(venv, steps)

@@ -26,6 +26,8 @@ import re
 # Patterns end with \Z, not $: Python's $ also matches before a final newline.
 # An absolute path whose components start with a letter, digit or _: no `..`, no space.
 PATH = r"^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+\Z"
+# A path inside an app's source: relative, no '..' (no component starts with a dot).
+RELATIVE_PATH = r"^([A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*\Z"
 PATH_RULE = "an absolute path of letters, digits, '.', '_' and '-'"
 # One label of a host name.
 LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -445,6 +447,20 @@ def django_app_errors(values, context):
             " arguments such as [python, manage.py, remove_stale_contenttypes, --noinput]"
             f" (got {shown(values[variable])}).",
         )
+    config_files = values["django_app_config_files"]
+    check.that(
+        all(
+            matches(RELATIVE_PATH, name) and isinstance(content, str)
+            for name, content in config_files.items()
+        ),
+        "django_app_config_files must map paths inside the source (relative, no '..') to"
+        f" their content as text (paths given: {shown(list(map(str, config_files)))}).",
+    )
+    check.that(
+        not config_files or kind != "package",
+        "django_app_config_files go into a source directory or a git repository's tree; a"
+        f" package ({source}) is installed into the virtualenv.",
+    )
     check.that(
         not values["django_app_build_commands"] or kind != "package",
         "django_app_build_commands build a source directory or a git repository; a package"

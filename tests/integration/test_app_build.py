@@ -147,7 +147,7 @@ def settings_with(**lines):
 
 def built_on_complete_venv(tmp_path, files, **args):
     home = tmp_path / "home"
-    (home / "releases").mkdir(parents=True)
+    (home / "releases").mkdir(parents=True, exist_ok=True)
     src = archive(tmp_path / "source.tar.gz", files)
     complete_venv(build(home, src, check=True)["venv"])
     return home / "releases" / RELEASE, build(home, src, **args)
@@ -192,3 +192,20 @@ def test_a_storage_that_writes_elsewhere_fails_the_build(tmp_path):
         f"{release}.partial/static, such as site_app/site.css" in failed["msg"]
     )
     assert not release.exists()
+
+
+def test_a_configuration_file_the_settings_import_is_linked_before_collectstatic(tmp_path):
+    # The settings import a file the source does not have (as NetBox's configuration.py):
+    # without the link, they set no STATIC_ROOT and the build fails.
+    files = dict(PROJECT)
+    files["proj/settings.py"] = files["proj/settings.py"].replace(
+        "STATIC_ROOT = '../static'\n", "from proj.local_settings import *\n"
+    )
+    config = tmp_path / "home" / "config" / "proj"
+    config.mkdir(parents=True)
+    (config / "local_settings.py").write_text("STATIC_ROOT = '../static'\n")
+    release, done = built_on_complete_venv(tmp_path, files, config_files=["proj/local_settings.py"])
+    assert done["built"], done
+    link = release / "app" / "proj" / "local_settings.py"
+    assert os.readlink(link) == str(config / "local_settings.py")
+    assert (release / "static" / "site_app" / "site.css").exists()

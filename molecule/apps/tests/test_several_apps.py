@@ -34,12 +34,18 @@ def test_the_shop_runs_from_its_project_below_the_source_s_root(host):
         host,
         "webstack.circus.manage",
         "-e",
-        "manage='showmigrations --list'",
+        "manage=diffsettings",
         "-e",
         "@" + str(SCENARIO / "vars" / "shop.yml"),
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "greetings" in result.stdout
+    # Its configuration file (django_app_config_files), root's, linked into the release.
+    assert "SHOP_BANNER = 'first'" in result.stdout
+    config = host.file("/srv/shop/config/site/mysite/local_settings.py")
+    assert (config.user, config.group, config.mode) == ("root", "shop", 0o640)
+    link = host.file("/srv/shop/current/app/site/mysite/local_settings.py")
+    assert link.linked_to == "/srv/shop/config/site/mysite/local_settings.py"
 
 
 def shop_release(host):
@@ -112,3 +118,24 @@ def test_scaling_and_a_new_release_of_the_shop_leave_the_demo_alone(host, tmp_pa
     assert "$ python manage.py remove_stale_contenttypes --noinput" in result.stdout
     assert "key=********" in result.stdout
     assert shop["django_app_secret_env"]["DJANGO_SECRET_KEY"] not in result.stdout
+
+
+def test_a_changed_configuration_file_moves_the_shop_s_workers(host, tmp_path):
+    """After the test above: only the file's content changes."""
+    shop = yaml.safe_load((SCENARIO / "vars" / "shop.yml").read_text())
+    shop["django_app_numprocesses"] = 2
+    shop["django_app_env"] = dict(shop["django_app_env"], SHOP_MARK="second")
+    shop["django_app_config_files"] = {"site/mysite/local_settings.py": 'SHOP_BANNER = "second"\n'}
+    changed = tmp_path / "shop.yml"
+    changed.write_text(yaml.safe_dump(shop))
+    before = watcher_pids(host, "shop")
+    result = run_playbook(host, SCENARIO / "converge.yml", "-e", f"webstack_shop_vars={changed}")
+    assert result.returncode == 0, result.stdout
+    assert set(watcher_pids(host, "shop")).isdisjoint(before)
+    config = "/srv/shop/config/site/mysite/local_settings.py"
+    assert host.file(config).content_string == 'SHOP_BANNER = "second"\n'
+    # Never shown.
+    assert "SHOP_BANNER" not in result.stdout
+    assert (
+        host.file("/srv/shop/data/deploys.log").content_string.split() == [shop_release(host)] * 3
+    )

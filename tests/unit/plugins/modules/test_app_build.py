@@ -110,6 +110,7 @@ def params(home, **changes):
             filename="source.tar.gz",
             project_dir="",
             build_commands=[],
+            config_files=[],
         ),
         **changes,
     )
@@ -263,6 +264,30 @@ def test_a_source_without_the_project_directory_fails_the_build(tmp_path):
     build.unpack()
     with pytest.raises(BuildError, match="the source has no directory 'backend'"):
         build.project()
+
+
+def test_configuration_files_are_linked_into_the_code(tmp_path):
+    home = tmp_path / "home"
+    (home / "releases").mkdir(parents=True)
+    names = ["netbox/netbox/configuration.py", "local_settings.py", "new/dir/app.ini"]
+    files = {"netbox/netbox/configuration.py": b"# from the source\n", "manage.py": b"\n"}
+    build = Build(Module(params(home, config_files=names)), archive_of(files))
+    build.unpack()
+    build.link_config()
+    build.link_config()  # again, as the call after the virtualenv does
+    app = home / "releases" / f"{RELEASE}.partial" / "app"
+    for name in names:
+        assert os.readlink(app / name) == str(home / "config" / name)
+
+
+def test_a_directory_where_a_configuration_file_goes_fails_the_build(tmp_path):
+    home = tmp_path / "home"
+    (home / "releases").mkdir(parents=True)
+    files = {"conf/x.py": b"\n"}
+    build = Build(Module(params(home, config_files=["conf"])), archive_of(files))
+    build.unpack()
+    with pytest.raises(BuildError, match="the source has a directory at conf"):
+        build.link_config()
 
 
 def test_a_build_starts_again_from_an_empty_directory(tmp_path):
