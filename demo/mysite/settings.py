@@ -1,6 +1,7 @@
 """Settings of the demo project: everything that differs between hosts comes from the
 environment, with production defaults (DEBUG off, a secret key required)."""
 
+import importlib
 import os
 from pathlib import Path
 
@@ -110,10 +111,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # A deployment's own settings, beside these, where it has them (the django_app role writes
 # such a file with django_app_config_files, as molecule/apps's shop does).
 try:
-    from mysite.local_settings import *  # noqa: F403
+    local_settings = importlib.import_module("mysite.local_settings")
 except ModuleNotFoundError as error:
     if error.name != "mysite.local_settings":
         raise
+else:
+    globals().update({name: v for name, v in vars(local_settings).items() if name.isupper()})
 
 # Everything to stderr, which Circus writes to the watcher's log. Chaussette has its own
 # stderr handler and would print each of its lines twice if it also propagated to root.

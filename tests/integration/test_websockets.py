@@ -72,7 +72,7 @@ def echo_connection(root):
 def test_websockets_close_cleanly_in_a_surge_reload_and_open_on_the_new_workers(stack, tmp_path):
     circusd, root = stack
     with contextlib.ExitStack() as connections:
-        held = [connections.enter_context(echo_connection(root)) for _ in range(3)]
+        held = [connections.enter_context(echo_connection(root)) for number in range(3)]
         reload_under_load(circusd, root, tmp_path, held)
 
 
