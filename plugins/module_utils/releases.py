@@ -9,7 +9,8 @@
     venvs/KEY/            one virtualenv per set of packages, shared by releases
     current               symlink to releases/ID, switched atomically
     deploy-state.json     {"history": [IDs in the order they became current],
-                           "loaded": what the workers were last reloaded onto}
+                           "loaded": what the workers were last reloaded onto,
+                           "load_seconds": how long their last load took}
 
 The functions here decide from that state alone (no daemon, no Ansible), so that unit
 tests can hold them to their rules.
@@ -35,7 +36,10 @@ def read_state(home):
             recorded = json.load(state)
     except FileNotFoundError:
         recorded = {}
-    return {"history": list(recorded.get("history", [])), "loaded": recorded.get("loaded", "")}
+    state = {"history": list(recorded.get("history", [])), "loaded": recorded.get("loaded", "")}
+    if "load_seconds" in recorded:
+        state["load_seconds"] = float(recorded["load_seconds"])
+    return state
 
 
 def write_state(home, state):
@@ -127,11 +131,12 @@ def remove_releases(home, releases):
     return removed_venvs
 
 
-def record_loaded(home, loaded, keep, release, check_mode=False):
-    """Record loaded as what the workers run, and delete the releases beyond the keep
-    newest, never the current one, the one before it or release (with the virtualenvs
-    no release uses). Returns (changed, removed releases, removed virtualenvs); in check
-    mode nothing is written and no virtualenv is counted."""
+def record_loaded(home, loaded, keep, release, check_mode=False, load_seconds=None):
+    """Record loaded as what the workers run (and load_seconds, how long their load took,
+    when given), and delete the releases beyond the keep newest, never the current one,
+    the one before it or release (with the virtualenvs no release uses). Returns
+    (changed, removed releases, removed virtualenvs); in check mode nothing is written
+    and no virtualenv is counted."""
     state = read_state(home)
     present = present_releases(home)
     current = current_release(home)
@@ -141,7 +146,8 @@ def record_loaded(home, loaded, keep, release, check_mode=False):
     if check_mode:
         return changed, doomed, []
     if state["loaded"] != loaded:
-        write_state(home, dict(state, loaded=loaded))
+        timed = {} if load_seconds is None else {"load_seconds": round(load_seconds, 1)}
+        write_state(home, dict(state, loaded=loaded, **timed))
     removed_venvs = remove_releases(home, doomed)
     return changed or bool(removed_venvs), doomed, removed_venvs
 

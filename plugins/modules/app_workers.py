@@ -72,7 +72,12 @@ options:
         once circusd has started it (after the watcher's C(warmup_delay)).
     type: path
   ready_timeout:
-    description: How many seconds the new processes have to become ready.
+    description:
+      - How many seconds the new processes have at least to become ready.
+      - They have three times as long as the last load of the web workers took, where
+        that is longer (recorded in C(deploy-state.json) with what they run), so that an
+        app that loads slowly, or a host under load, does not fail a deploy that would
+        have succeeded. RV(ready_timeout) says what this call allowed.
     type: int
     default: 60
   commands:
@@ -198,6 +203,11 @@ current:
   returned: always
   type: str
   sample: 0123456789abcdef
+ready_timeout:
+  description: The seconds new processes had to become ready in this call (see O(ready_timeout)).
+  returned: always
+  type: int
+  sample: 60
 previous:
   description: The release C(current) named before the module ran, or an empty string.
   returned: always
@@ -244,6 +254,7 @@ removed:
   elements: str
 """
 
+import math
 import os
 import shutil
 import time
@@ -481,12 +492,18 @@ class Deploy:
             or self.releases.current != self.release
         )
         self.actions = []
+        # How long the web workers' load took in this call, recorded with them: the next
+        # call gives new workers at least three times as long (ready_timeout).
+        self.load_seconds = None
+        recorded = self.releases.state.get("load_seconds", 0)
+        self.params["ready_timeout"] = max(self.params["ready_timeout"], math.ceil(3 * recorded))
         self.result = dict(
             previous=self.releases.current,
             stopped_pids=[],
             started_pids=[],
             removed=[],
             output=[],
+            ready_timeout=self.params["ready_timeout"],
         )
 
     def act(self, description):
@@ -544,7 +561,11 @@ class Deploy:
         self.moved = self.switched_first or any(step[0] == "switch" for step in steps)
         pids = watcher["pids"]
         if steps and not self.module.check_mode:
+            loading = any(step[0] in ("surge", "wait") for step in steps)
+            started_at = time.monotonic()
             stopped, started = run_steps(self.client, self.releases, params, steps)
+            if loading:
+                self.load_seconds = time.monotonic() - started_at
             self.result.update(stopped_pids=stopped, started_pids=started)
             pids = self.client.pids(name)
         self.result["pids"] = pids
@@ -570,7 +591,12 @@ class Deploy:
                 )
         if params["keep"] is not None:
             changed, removed, _venvs = record_loaded(
-                self.home, params["loaded"], params["keep"], self.release, self.module.check_mode
+                self.home,
+                params["loaded"],
+                params["keep"],
+                self.release,
+                self.module.check_mode,
+                self.load_seconds,
             )
             if changed:
                 self.actions.append(f"record {params['loaded']} loaded")

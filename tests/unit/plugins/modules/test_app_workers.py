@@ -183,9 +183,14 @@ class Module:
         return (1, "", "no such table") if argv[0] == self.fail else (0, "done\n", "")
 
 
-def deploy_on(tmp_path, monkeypatch, current=OLD, loaded=OLD_LOADED, running=(), **params):
-    """A Deploy on a home whose workers run current, and the list its steps append to."""
+def deploy_on(
+    tmp_path, monkeypatch, current=OLD, loaded=OLD_LOADED, running=(), load_seconds=None, **params
+):
+    """A Deploy on a home whose workers run current (their load took load_seconds), and
+    the list its steps append to."""
     home = home_on(tmp_path, current, loaded, [current] if current else [])
+    if load_seconds is not None:
+        write_state(home, dict(read_state(home), load_seconds=load_seconds))
     if not current:
         os.unlink(os.path.join(home, "current"))
     (tmp_path / "home/releases" / NEW / "static").mkdir()
@@ -325,7 +330,22 @@ def test_what_the_workers_run_is_recorded_only_once_the_app_answers(tmp_path, mo
     deploy, _events, home = deploy_on(tmp_path / "2", monkeypatch, health_url="http://x/", keep=2)
     monkeypatch.setattr(app_workers, "answers", lambda url, retries: (True, "200"))
     run(deploy)
-    assert read_state(home) == dict(history=[OLD, NEW], loaded=NEW_LOADED)
+    state = read_state(home)
+    assert state.pop("load_seconds") >= 0
+    assert state == dict(history=[OLD, NEW], loaded=NEW_LOADED)
+
+
+def test_new_workers_get_three_times_as_long_as_the_last_load_took(tmp_path, monkeypatch):
+    # The last move took 50 s (a large app on a loaded host): 150 s now, not 5.
+    deploy, _events, home = deploy_on(tmp_path, monkeypatch, load_seconds=50.0, keep=2)
+    assert deploy.params["ready_timeout"] == 150 == deploy.result["ready_timeout"]
+    # This one takes 12 s, recorded for the next (whose floor stays ready_timeout).
+    clock = iter([1000.0, 1012.0])
+    monkeypatch.setattr(app_workers.time, "monotonic", lambda: next(clock))
+    run(deploy)
+    assert read_state(home)["load_seconds"] == 12.0
+    deploy, _events, _home = deploy_on(tmp_path / "2", monkeypatch, ready_timeout=60)
+    assert deploy.params["ready_timeout"] == 60
 
 
 def test_check_mode_changes_nothing_and_says_what_it_would_do(tmp_path, monkeypatch):
