@@ -215,6 +215,17 @@ CASES = [
         "value of django_app_migrate must be one of",
     ),
     ("django_app", dict(GOOD_APP, django_app_env={"BAD NAME": "x"}), "names given: BAD NAME"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_env={"DJANGO_SETTINGS_MODULE": "shop.prod"}),
+        "must not set what the role sets: DJANGO_SETTINGS_MODULE, set by"
+        " django_app_settings_module",
+    ),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_secret_env={"HOME": "/root"}),
+        "HOME, set by django_app_home",
+    ),
     ("django_app", dict(GOOD_APP, django_app_secret_env={"KEY": "a\x00b"}), "cannot hold a NUL"),
     (
         "django_app",

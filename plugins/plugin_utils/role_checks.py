@@ -238,6 +238,16 @@ DJANGO_PATH_RULE = (
 )
 # Chaussette backends proven to serve on the file descriptor that Circus hands them.
 CHAUSSETTE_BACKENDS = ("wsgiref",)
+# The environment the django_app role sets itself, and what sets each instead.
+ROLE_ENVIRONMENT = {
+    "DJANGO_SETTINGS_MODULE": "django_app_settings_module",
+    "DJANGO_STATIC_ROOT": "STATIC_ROOT in the app's settings (the role collects where they say)",
+    "DJANGO_MEDIA_ROOT": "django_app_media_root",
+    "HOME": "django_app_home",
+    "WEBSTACK_READY_DIR": "nothing: the role's workers announce themselves there",
+    "WEBSTACK_ASGI_APP": "django_app_asgi_application",
+    "WEBSTACK_ACCESS_LOG": "django_app_access_log",
+}
 WATCHER_KEYS = ("name", "command", "numprocesses", "graceful_timeout", "warmup_delay", "reload")
 WATCHER_DEFAULTS = {"numprocesses": 1, "graceful_timeout": 30, "warmup_delay": 0}
 # The program a watcher runs, in the release's virtualenv: manage.py is Django's command.
@@ -412,6 +422,13 @@ def django_app_errors(values, context):
         all(matches(r"^[A-Za-z_][A-Za-z0-9_]*\Z", key) for key in environment),
         "django_app_env and django_app_secret_env names must be identifiers (letters, digits,"
         f" '_'; names given: {', '.join(map(str, environment))}).",
+    )
+    owned = [name for name in ROLE_ENVIRONMENT if name in environment]
+    check.that(
+        not owned,
+        "django_app_env and django_app_secret_env must not set what the role sets: "
+        + "; ".join(f"{name}, set by {ROLE_ENVIRONMENT[name]}" for name in owned)
+        + ".",
     )
     # Any other character reaches the app intact (webstack_run.py passes the JSON file's
     # values); a NUL byte cannot be in a process's environment.
