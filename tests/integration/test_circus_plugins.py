@@ -1,7 +1,8 @@
 """The circus role's plugins and streams (roles/circus/files/webstack_circus_plugins.py),
 and Circus's statsd plugin, in a real circusd. circusd imports the module from its
 working directory, as the role's virtualenv does from its site-packages: the plugins'
-processes run `python -c` in circusd's working directory."""
+processes run `python -c` in circusd's working directory. The [plugin:…] sections are
+the roles' own, rendered from their templates (circus.ini.j2, watcher.ini.j2)."""
 
 import contextlib
 import json
@@ -14,15 +15,75 @@ import time
 
 import pytest
 
-from conftest import BIN, CIRCUS_HEADER, circusd_running, free_port
+from conftest import BIN, CIRCUS_HEADER, circusd_running, free_port, run_playbook
+
+
+def rendered(out, role, template, **variables):
+    """A role's template as the role renders it with these variables."""
+    path = out / f"{role}-{template}"
+    variables = dict(variables, role=role, template=template, template_out=str(path))
+    result = run_playbook("roles/render_template.yml", "-e", json.dumps(variables))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return path.read_text()
+
+
+def section(text, name):
+    """The section [name] of an ini text."""
+    start = text.index(f"\n[{name}]\n") + 1
+    end = text.find("\n[", start)
+    return text[start : end if end != -1 else len(text)].strip() + "\n"
+
+
+@pytest.fixture(scope="module")
+def role_sections(tmp_path_factory):
+    """The plugin sections the circus role (flapping, statsd) and the django_app role (the
+    health observer of an app named web) write, with short delays, and their ports."""
+    out = tmp_path_factory.mktemp("rendered")
+    statsd_port, health_port = free_port(), free_port()
+    circus = rendered(
+        out,
+        "circus",
+        "circus.ini.j2",
+        circus_flapping=True,
+        circus_flapping_attempts=2,
+        circus_flapping_window=1,
+        circus_flapping_retry_in=2,
+        circus_flapping_max_retry=2,
+        circus_statsd_host="127.0.0.1",
+        circus_statsd_port=statsd_port,
+    )
+    app = rendered(
+        out,
+        "django_app",
+        "watcher.ini.j2",
+        django_app_name="web",
+        django_app_source="/nonexistent",
+        django_app_wsgi_application="web.wsgi.application",
+        django_app_settings_module="web.settings",
+        django_app_socket_host="127.0.0.1",
+        django_app_socket_port=health_port,
+        django_app_health_path="/healthz",
+        django_app_health_observer=True,
+        django_app_health_observer_interval=1,
+        django_app_health_observer_timeout=1,
+        django_app_health_observer_failures=2,
+    )
+    return dict(
+        flapping_plugin=section(circus, "plugin:flapping"),
+        statsd_plugin=section(circus, "plugin:statsd"),
+        health_plugin=section(app, "plugin:web_health"),
+        statsd_port=statsd_port,
+        health_port=health_port,
+    )
+
 
 PLUGINS = pathlib.Path(__file__).parents[2] / "roles" / "circus" / "files"
 
 
 @pytest.fixture
-def start_circusd(tmp_path):
-    """Starts circusd on an ini (formatted with endpoint and tmp) in a directory holding
-    the plugins' module; returns a function that runs circusctl --json."""
+def start_circusd(tmp_path, role_sections):
+    """Starts circusd on an ini (formatted with endpoint, tmp and the role_sections) in a
+    directory holding the plugins' module; returns a function that runs circusctl --json."""
     workdir = tmp_path / "circusd"
     workdir.mkdir()
     shutil.copy(PLUGINS / "webstack_circus_plugins.py", workdir)
@@ -32,7 +93,7 @@ def start_circusd(tmp_path):
 
         def start(ini_text):
             ini = tmp_path / "circus.ini"
-            ini.write_text(ini_text.format(endpoint=endpoint, tmp=tmp_path))
+            ini.write_text(ini_text.format(endpoint=endpoint, tmp=tmp_path, **role_sections))
             daemons.enter_context(
                 circusd_running(
                     ini,
@@ -64,14 +125,9 @@ def wait_for(predicate, timeout, what):
         time.sleep(0.5)
 
 
-# The flapping plugin as the circus role writes it, with short delays.
+# The flapping plugin as the circus role writes it, with short delays (role_sections).
 FLAPPING_PLUGIN = """
-[plugin:flapping]
-use = webstack_circus_plugins.Flapping
-attempts = 2
-window = 1
-retry_in = 2
-max_retry = 2
+{flapping_plugin}
 """
 
 FLAPPING = (
@@ -202,22 +258,18 @@ HTTP_OBSERVER = (
 cmd = {python} -m http.server {port} --bind 127.0.0.1 --directory {site}
 graceful_timeout = 2
 
-[plugin:web_health]
-use = webstack_circus_plugins.HttpObserver
-check_url = http://127.0.0.1:{port}/healthz
-restart_on_error = web
-loop_rate = 1
-timeout = 1
-failures = 2
+{health_plugin}
 """
 )
 
 
-def test_http_observer_restarts_a_watcher_whose_url_stops_answering(start_circusd, tmp_path):
+def test_http_observer_restarts_a_watcher_whose_url_stops_answering(
+    start_circusd, tmp_path, role_sections
+):
     site = tmp_path / "site"
     site.mkdir()
     (site / "healthz").write_text("ok")
-    port = free_port()
+    port = role_sections["health_port"]
     ini = HTTP_OBSERVER.replace("{python}", sys.executable)
     ini = ini.replace("{port}", str(port)).replace("{site}", str(site))
     ctl = start_circusd(ini)
@@ -234,20 +286,14 @@ def test_http_observer_restarts_a_watcher_whose_url_stops_answering(start_circus
     )
 
 
-def test_statsd_receives_circusd_events(start_circusd):
+def test_statsd_receives_circusd_events(start_circusd, role_sections):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("127.0.0.1", role_sections["statsd_port"]))
         listener.settimeout(1)
-        port = listener.getsockname()[1]
         ctl = start_circusd(
             CIRCUS_HEADER
-            + f"""
-[plugin:statsd]
-use = circus.plugins.statsd.StatsdEmitter
-host = 127.0.0.1
-port = {port}
-application_name = webstack
-
+            + """
+{statsd_plugin}
 [watcher:sleeper]
 cmd = sleep 100000
 """
