@@ -261,6 +261,11 @@ CASES = [
     ),
     (
         "django_app",
+        dict(GOOD_APP, django_app_git_key_file="/root/.ssh/../../etc/shadow"),
+        "ssh's command line",
+    ),
+    (
+        "django_app",
         dict(
             GOOD_APP, django_app_watchers=[{"name": "celery", "command": "celery -A x; rm -rf /"}]
         ),

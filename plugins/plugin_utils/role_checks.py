@@ -295,7 +295,8 @@ def django_app_errors(values, context):
             ),
             (
                 "django_app_git_key_file",
-                r"^((/[A-Za-z0-9_][A-Za-z0-9._-]*)+)?\Z",
+                # ~/.ssh/KEY: a component may start with a dot, but not be . or ..
+                r"^((/(?!\.\.?(/|\Z))[A-Za-z0-9._-]+)+)?\Z",
                 "empty or an absolute path of letters, digits, '.', '_', '-' and '/' (it goes"
                 " into ssh's command line)",
             ),

@@ -42,6 +42,12 @@ def test_good_values_pass(role):
     assert refusal(role, {}) == []
 
 
+@pytest.mark.parametrize("key_file", ["/root/.ssh/mysite_deploy_key", "/etc/webstack/.keys/k"])
+def test_a_deploy_key_in_a_dot_directory_passes(key_file):
+    # Where ssh-keygen puts keys: molecule/user found it refused.
+    assert refusal("django_app", {"django_app_git_key_file": key_file}) == []
+
+
 def test_certificates_from_an_acme_ca_for_named_sites_pass():
     acme = {
         "nginx_proxy_tls": True,
