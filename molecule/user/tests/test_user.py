@@ -277,3 +277,27 @@ def test_no_command_named_is_refused_before_any_host_is_touched():
     assert run.returncode != 0
     assert "Name the management command" in run.stdout
     assert "Read the release the workers run" not in run.stdout
+
+
+def test_a_private_git_repository_deploys_over_ssh_with_a_deploy_key():
+    """The project from the db host's git server (prepare.yml), read over SSH with the
+    deploy key the web host holds, its host key accepted on first use. Last: the site
+    runs the commit from here on."""
+    commit = subprocess.run(
+        ["git", "-C", str(EPHEMERAL / "mysite.git"), "rev-parse", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    extra = {
+        "django_app_source": "ssh://git@10.213.77.11/srv/git/mysite.git",
+        "django_app_version": "main",
+        "django_app_git_key_file": "/root/.ssh/mysite_deploy_key",
+        "django_app_git_accept_newhostkey": True,
+    }
+    run = ansible("webstack.circus.deploy", "-e", json.dumps(extra))
+    assert run.returncode == 0, run.stdout[-6000:]
+    checked_out = docker(WEB, "git", "-C", "/srv/mysite/current/app", "rev-parse", "HEAD")
+    assert checked_out.stdout.strip() == commit
+    status, _headers, body = fetch(tls_context(), "GET", "/")
+    assert status == 200, body[:800]
