@@ -128,6 +128,11 @@ CASES = [
         "django_app_source must not hold credentials",
     ),
     ("django_app", dict(GOOD_APP, django_app_source="/nonexistent/shop"), "read as a directory"),
+    (
+        "django_app",
+        dict(GOOD_APP, django_app_source="file:///srv/git/shop.git"),
+        "a git repository there is git+file:///srv/git/shop.git",
+    ),
     ("django_app", dict(GOOD_APP, django_app_source="/nonexistent/shop.whl"), "read as a package"),
     ("django_app", dict(GOOD_APP, django_app_wsgi_application="shop"), "a dotted Python path"),
     (

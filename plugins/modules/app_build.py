@@ -394,6 +394,15 @@ class Build:
             raise BuildError(f"{label} failed in {cwd} (rc {rc}): {output}")
         return out
 
+    def remove_other_partials(self):
+        """What earlier builds of other releases left (one that failed and was never
+        built again): no worker runs a partial release, and one build runs at a time."""
+        releases = os.path.dirname(self.partial)
+        for name in os.listdir(releases):
+            path = os.path.join(releases, name)
+            if name.endswith(".partial") and path != self.partial:
+                shutil.rmtree(path)
+
     def unpack(self):
         if os.path.lexists(self.partial):
             shutil.rmtree(self.partial)
@@ -586,6 +595,7 @@ def main():
         venv_complete = os.path.exists(os.path.join(venv, ".complete"))
         steps = plan(params["code"], params["collectstatic"], venv_complete)
         if steps and not module.check_mode:
+            build.remove_other_partials()
             if steps[0] in ("unpack", "copy package"):
                 build.unpack()
             if params["code"] != "package":

@@ -385,7 +385,9 @@ def django_app_errors(values, context):
     check.that(
         kind != "directory" or os.path.isdir(source),
         "django_app_source must be a directory on the controller, a wheel/sdist file or a git"
-        f" URL (got '{source}', read as a directory, which does not exist).",
+        f" URL (got '{source}', read as a directory, which does not exist"
+        + (f"; a git repository there is git+{source}" if source.startswith("file://") else "")
+        + ").",
     )
     project = str(values["django_app_project_dir"])
     check.that(

@@ -299,6 +299,17 @@ def test_a_build_starts_again_from_an_empty_directory(tmp_path):
     assert sorted(os.listdir(partial / "app")) == ["manage.py"]
 
 
+def test_a_build_removes_what_failed_builds_of_other_releases_left(tmp_path):
+    releases = tmp_path / "home" / "releases"
+    for name in ("fedcba9876543210.partial/app/x.py", "fedcba9876543210/app/y.py"):
+        (releases / name).parent.mkdir(parents=True)
+        (releases / name).write_text("")
+    build = Build(Module(params(tmp_path / "home")), archive_of({"manage.py": b"\n"}))
+    build.unpack()
+    build.remove_other_partials()
+    assert sorted(os.listdir(releases)) == [f"{RELEASE}.partial", "fedcba9876543210"]
+
+
 def test_a_package_is_copied_beside_the_code(tmp_path):
     home = tmp_path / "home"
     (home / "releases").mkdir(parents=True)
