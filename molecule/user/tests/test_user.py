@@ -272,6 +272,30 @@ def test_a_failing_command_shows_its_exit_code_and_errors_not_the_secrets(vault)
         assert vault[name] not in run.stdout, name
 
 
+def test_the_documented_command_line_passes_every_argument():
+    """As docs/deploying.md writes it, through a shell: the quotes keep --tag and its value
+    (without them Ansible runs a plain `check`, which passes)."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(EPHEMERAL / "collections"),
+        ANSIBLE_VAULT_PASSWORD_FILE=str(SCENARIO / "vault-password"),
+        ANSIBLE_NOCOLOR="1",
+    )
+    line = (
+        f"ansible-playbook -i {INVENTORY} webstack.circus.manage -e \"manage='check --tag nosuch'\""
+    )
+    run = subprocess.run(
+        ["bash", "-c", line],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "There is no system check with the" in run.stdout and "nosuch" in run.stdout
+
+
 def test_no_command_named_is_refused_before_any_host_is_touched():
     run = ansible("webstack.circus.manage")
     assert run.returncode != 0
