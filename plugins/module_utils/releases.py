@@ -183,6 +183,11 @@ def migrations_lost_by_going_back(current_app_dir, target_app_dir):
 
 # Where the app's commands find programs after the release's virtualenv.
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+# The options of the modules that run the app's commands (doc fragment app_commands).
+APP_COMMANDS_ARGUMENT_SPEC = dict(
+    run_as=dict(type="list", elements="str", default=[]),
+    hide=dict(type="list", elements="str", default=[], no_log=True),
+)
 
 
 def app_command(run_as, release_dir, argv):

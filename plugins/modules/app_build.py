@@ -103,15 +103,6 @@ options:
         fails the build.
     type: str
     default: ""
-  run_as:
-    description:
-      - The command that runs a program of the app as its user with its environment (the
-        role's C(webstack_run.py ENVIRONMENT --user USER --)); O(build_commands) and
-        C(collectstatic) run behind it, in C(app/) (or C(app/PROJECT_DIR)), with the
-        release's virtualenv first in E(PATH).
-    type: list
-    elements: str
-    default: []
   build_commands:
     description:
       - Commands (each a list of arguments, no shell) that build the release before
@@ -130,15 +121,9 @@ options:
     type: list
     elements: str
     default: []
-  hide:
-    description:
-      - Values (the app's secrets) replaced by C(********) wherever the commands' output
-        would show them.
-    type: list
-    elements: str
-    default: []
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - webstack.circus.app_commands
 attributes:
   check_mode:
     support: full
@@ -227,6 +212,7 @@ import tarfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.webstack.circus.plugins.module_utils.releases import (
+    APP_COMMANDS_ARGUMENT_SPEC,
     RELEASE_ID,
     app_command,
     output_lines,
@@ -542,11 +528,10 @@ def main():
             tree=dict(type="str", default=""),
             user=dict(type="str", required=True),
             collectstatic=dict(type="bool", default=True),
-            run_as=dict(type="list", elements="str", default=[]),
             project_dir=dict(type="str", default=""),
             build_commands=dict(type="list", elements="list", default=[]),
             config_files=dict(type="list", elements="str", default=[]),
-            hide=dict(type="list", elements="str", default=[], no_log=True),
+            **APP_COMMANDS_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
     )

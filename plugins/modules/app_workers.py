@@ -90,21 +90,6 @@ options:
     type: list
     elements: list
     default: []
-  run_as:
-    description:
-      - The command that runs a program as the app's user with its environment (the
-        role's C(webstack_run.py ENVIRONMENT --user USER --)), in front of each of
-        O(commands).
-    type: list
-    elements: str
-    default: []
-  hide:
-    description:
-      - Values (the app's secrets) replaced by C(********) wherever the commands' output
-        would show them.
-    type: list
-    elements: str
-    default: []
   project_dir:
     description:
       - The Django project's directory inside the release's C(app/), where O(commands) run.
@@ -165,6 +150,7 @@ options:
     type: int
 extends_documentation_fragment:
   - webstack.circus.circusctl
+  - webstack.circus.app_commands
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -272,6 +258,7 @@ from ansible_collections.webstack.circus.plugins.module_utils.circusctl import (
     WatcherNotFound,
 )
 from ansible_collections.webstack.circus.plugins.module_utils.releases import (
+    APP_COMMANDS_ARGUMENT_SPEC,
     RELEASE_ID,
     app_command,
     current_release,
@@ -613,8 +600,6 @@ def main():
         ready_dir=dict(type="path"),
         ready_timeout=dict(type="int", default=60),
         commands=dict(type="list", elements="list", default=[]),
-        run_as=dict(type="list", elements="str", default=[]),
-        hide=dict(type="list", elements="str", default=[], no_log=True),
         project_dir=dict(type="str", default=""),
         static_root=dict(type="path"),
         switch_first=dict(type="bool", default=False),
@@ -634,7 +619,7 @@ def main():
         health_retries=dict(type="int", default=30),
         keep=dict(type="int"),
     )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
+    argument_spec.update(CONNECTION_ARGUMENT_SPEC, **APP_COMMANDS_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     check_params(module)
     module.params["commands"] = [[str(arg) for arg in argv] for argv in module.params["commands"]]
