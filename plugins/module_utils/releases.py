@@ -200,3 +200,38 @@ def app_command(run_as, release_dir, argv):
 def output_lines(argv, out, last=40):
     """A command and the last lines of its output, as a task's result shows them."""
     return [f"$ {' '.join(argv)}", *out.strip().splitlines()[-last:]]
+
+
+# A line of a requirements file that includes another (-r) or constrains by one (-c).
+REQUIREMENT_INCLUDE = re.compile(
+    r"^(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=\S))(\S+)"
+)
+
+
+def included_files(text):
+    """The files a requirements file's text includes (-r) or constrains by (-c), as written
+    (relative to that file's directory), in order."""
+    return [
+        match.group(1)
+        for line in text.splitlines()
+        if (match := REQUIREMENT_INCLUDE.match(line.split(" #", 1)[0].strip()))
+    ]
+
+
+def requirements_closure(name, read):
+    """The contents (bytes) of the requirements file name and of every file it includes,
+    recursively, in order, each once; read(path) gives a file's bytes or None."""
+    contents, pending, seen = [], [name], set()
+    while pending:
+        path = pending.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        content = read(path)
+        if content is None:
+            continue
+        contents.append(content)
+        directory = os.path.dirname(path)
+        text = content.decode("utf-8", "replace")
+        pending.extend(os.path.normpath(os.path.join(directory, p)) for p in included_files(text))
+    return contents

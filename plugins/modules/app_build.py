@@ -216,6 +216,7 @@ from ansible_collections.webstack.circus.plugins.module_utils.releases import (
     RELEASE_ID,
     app_command,
     output_lines,
+    requirements_closure,
 )
 
 # Run by the release's Python as the app's user in the project's directory (python -c).
@@ -277,7 +278,9 @@ def requirements_in_archive(archive, name):
     return None
 
 
-def requirements_digest(content, name):
+def requirements_digest(content, name, included=()):
+    """The sha256 of the requirements file's content, then of the files it includes (-r,
+    -c); a file that includes none keeps the digest of its content alone."""
     if not name:
         return ""
     if content is None:
@@ -285,7 +288,10 @@ def requirements_digest(content, name):
             f"the requirements file '{name}' is not in the app's source; set it to the "
             'file\'s path in the source, or to "" for none'
         )
-    return hashlib.sha256(content).hexdigest()
+    digest = hashlib.sha256(content)
+    for other in included:
+        digest.update(b"\0" + other)
+    return digest.hexdigest()
 
 
 def normalized(name):
@@ -500,17 +506,23 @@ def read_archive(module):
         module.fail_json(msg=f"cannot read {params['src']}: {e.strerror}")
 
 
-def requirements_content(params, archive, partial):
+def requirements_contents(params, archive, partial):
+    """The requirements file's content, then those of the files it includes (-r, -c),
+    from the archive or the code on the host; [] without one, [None] if it is missing."""
     name = params["requirements_file"]
     if not name or params["code"] == "package":
-        return None
-    if params["code"] == "archive":
-        return requirements_in_archive(archive, posixpath.normpath(name))
-    try:
-        with open(os.path.join(partial, "app", name), "rb") as requirements:
-            return requirements.read()
-    except FileNotFoundError:
-        return None
+        return []
+
+    def read(path):
+        if params["code"] == "archive":
+            return requirements_in_archive(archive, posixpath.normpath(path))
+        try:
+            with open(os.path.join(partial, "app", path), "rb") as requirements:
+                return requirements.read()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    return requirements_closure(name, read) or [None]
 
 
 def main():
@@ -565,9 +577,11 @@ def main():
     try:
         if params["code"] == "present" and not os.path.isdir(os.path.join(build.partial, "app")):
             raise BuildError(f"no code in {build.partial}/app to build the release from")
-        requirements = requirements_content(params, archive, build.partial)
+        requirements, *included = requirements_contents(params, archive, build.partial) or [None]
         digest = requirements_digest(
-            requirements, params["requirements_file"] if params["code"] != "package" else ""
+            requirements,
+            params["requirements_file"] if params["code"] != "package" else "",
+            included,
         )
         install, overridden = packages_to_install(params["packages"], requirements)
         for package, requirement in overridden:

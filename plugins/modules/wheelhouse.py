@@ -172,6 +172,9 @@ from ansible_collections.webstack.circus.plugins.module_utils.controller_cache i
     mark_used,
     prune,
 )
+from ansible_collections.webstack.circus.plugins.module_utils.releases import (
+    requirements_closure,
+)
 from ansible_collections.webstack.circus.plugins.module_utils.source_archive import file_digest
 
 try:
@@ -253,6 +256,23 @@ def wheel_argv(python, found, requirements, files, no_deps=False):
     return argv + list(requirements)
 
 
+def with_included(files):
+    """The requirements files and those they include (-r, -c), recursively, in order."""
+    paths = []
+    for path in files:
+
+        def read(name):
+            try:
+                with open(name, "rb") as source:
+                    paths.append(name)
+                    return source.read()
+            except OSError:
+                return None
+
+        requirements_closure(os.path.abspath(path), read)
+    return [path for index, path in enumerate(paths) if path not in paths[:index]]
+
+
 def wheelhouse_key(requirements, files, python_version, machine, glibc):
     """What names the archive: the requirements, the files' content, the host's platform."""
     described = {
@@ -261,7 +281,8 @@ def wheelhouse_key(requirements, files, python_version, machine, glibc):
             [item, file_digest(item)] if os.path.isfile(item) else [item, None]
             for item in requirements
         ],
-        "files": [file_digest(path) for path in files],
+        # With the files they include (-r, -c): a pin changed there is another wheelhouse.
+        "files": [file_digest(path) for path in with_included(files)],
         "python": list(python_parts(python_version)),
         "machine": machine,
         "glibc": list(parse_version(glibc, "glibc", 2)),

@@ -16,6 +16,7 @@ from ansible_collections.webstack.circus.plugins.modules.app_build import (
     named_requirements,
     packages_to_install,
     plan,
+    requirements_contents,
     requirements_digest,
     requirements_in_archive,
     venv_key,
@@ -60,6 +61,23 @@ def test_the_requirements_file_is_read_from_the_archive():
     assert requirements_in_archive(archive, "requirements.txt") == b"django\n"
     assert requirements_in_archive(archive, "sub/req.txt") == b"celery\n"
     assert requirements_in_archive(archive, "req.txt") is None
+
+
+def test_a_pin_changed_in_an_included_file_names_another_virtualenv(tmp_path):
+    def digest(files):
+        home = tmp_path / str(len(list(tmp_path.iterdir())))
+        params_ = params(home, code="archive", requirements_file="requirements-celery.txt")
+        first, *included = requirements_contents(params_, archive_of(files), "")
+        return requirements_digest(first, "requirements-celery.txt", included)
+
+    top = b"-r requirements.txt\ncelery==5.4.0\n"
+    old = digest({"requirements-celery.txt": top, "requirements.txt": b"Django==5.2\n"})
+    new = digest({"requirements-celery.txt": top, "requirements.txt": b"Django==5.2\nws==1\n"})
+    assert old != new
+    # A file that includes none keeps the digest of its content: hosts keep their
+    # virtualenvs.
+    alone = b"Django==5.2\n"
+    assert digest({"requirements-celery.txt": alone}) == hashlib.sha256(alone).hexdigest()
 
 
 def test_a_missing_requirements_file_names_it():

@@ -96,6 +96,17 @@ def test_the_name_follows_the_content_of_files_not_their_path(tmp_path):
     assert key(files=[first]) != key(files=[second])
 
 
+def test_the_name_follows_the_files_a_file_includes(tmp_path):
+    # The demo's requirements-celery.txt includes requirements.txt (-r): a pin added there
+    # reused the cached wheelhouse without it (seen in CI: websockets missing on the host).
+    top, base = tmp_path / "requirements-celery.txt", tmp_path / "requirements.txt"
+    top.write_text("-r requirements.txt\ncelery==5.4.0\n")
+    base.write_text("Django==5.2.19\n")
+    before = key(files=[top])
+    base.write_text("Django==5.2.19\nwebsockets==17.4\n")
+    assert key(files=[top]) != before
+
+
 def test_a_local_wheel_is_named_by_its_content(tmp_path):
     wheel = tmp_path / "shop-1.0-py3-none-any.whl"
     wheel.write_bytes(b"one")
