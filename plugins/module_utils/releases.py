@@ -203,35 +203,37 @@ def output_lines(argv, out, last=40):
 
 
 # A line of a requirements file that includes another (-r) or constrains by one (-c).
-REQUIREMENT_INCLUDE = re.compile(
-    r"^(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=\S))(\S+)"
-)
+REQUIREMENT_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=\S))(\S+)")
 
 
-def included_files(text):
-    """The files a requirements file's text includes (-r) or constrains by (-c), as written
-    (relative to that file's directory), in order."""
+def included_files(text, constraints=True):
+    """The files a requirements file's text includes (-r) and, with constraints, those it
+    constrains by (-c), as written (relative to that file's directory), in order."""
     return [
-        match.group(1)
+        match.group(2)
         for line in text.splitlines()
         if (match := REQUIREMENT_INCLUDE.match(line.split(" #", 1)[0].strip()))
+        and (constraints or match.group(1) in ("-r", "--requirement"))
     ]
 
 
-def requirements_closure(name, read):
-    """The contents (bytes) of the requirements file name and of every file it includes,
-    recursively, in order, each once; read(path) gives a file's bytes or None."""
-    contents, pending, seen = [], [name], set()
+def requirements_closure(name, read, constraints=True):
+    """{path: content (bytes)} of the requirements file name and of every file it
+    includes (and constrains by, with constraints), recursively, in the order met, each
+    once; read(path) gives a file's bytes, or None for one that is not there."""
+    contents, pending = {}, [name]
     while pending:
         path = pending.pop(0)
-        if path in seen:
+        if path in contents:
             continue
-        seen.add(path)
         content = read(path)
         if content is None:
             continue
-        contents.append(content)
+        contents[path] = content
         directory = os.path.dirname(path)
         text = content.decode("utf-8", "replace")
-        pending.extend(os.path.normpath(os.path.join(directory, p)) for p in included_files(text))
+        pending.extend(
+            os.path.normpath(os.path.join(directory, other))
+            for other in included_files(text, constraints)
+        )
     return contents

@@ -522,7 +522,7 @@ def requirements_contents(params, archive, partial):
         except (FileNotFoundError, IsADirectoryError):
             return None
 
-    return requirements_closure(name, read) or [None]
+    return list(requirements_closure(name, read).values()) or [None]
 
 
 def main():

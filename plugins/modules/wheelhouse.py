@@ -256,21 +256,24 @@ def wheel_argv(python, found, requirements, files, no_deps=False):
     return argv + list(requirements)
 
 
-def with_included(files):
-    """The requirements files and those they include (-r, -c), recursively, in order."""
-    paths = []
+def read_file(path):
+    """A file's bytes, or None where it cannot be read."""
+    try:
+        with open(path, "rb") as source:
+            return source.read()
+    except OSError:
+        return None
+
+
+def with_included(files, constraints=True):
+    """{path: content} of the requirements files and of those they include (-r) and, with
+    constraints, constrain by (-c), recursively, each once, in the order met."""
+    contents = {}
     for path in files:
-
-        def read(name):
-            try:
-                with open(name, "rb") as source:
-                    paths.append(name)
-                    return source.read()
-            except OSError:
-                return None
-
-        requirements_closure(os.path.abspath(path), read)
-    return [path for index, path in enumerate(paths) if path not in paths[:index]]
+        closure = requirements_closure(os.path.abspath(path), read_file, constraints)
+        for name, content in closure.items():
+            contents.setdefault(name, content)
+    return contents
 
 
 def wheelhouse_key(requirements, files, python_version, machine, glibc):
@@ -282,7 +285,7 @@ def wheelhouse_key(requirements, files, python_version, machine, glibc):
             for item in requirements
         ],
         # With the files they include (-r, -c): a pin changed there is another wheelhouse.
-        "files": [file_digest(path) for path in with_included(files)],
+        "files": [hashlib.sha256(content).hexdigest() for content in with_included(files).values()],
         "python": list(python_parts(python_version)),
         "machine": machine,
         "glibc": list(parse_version(glibc, "glibc", 2)),
@@ -313,20 +316,11 @@ def requirement_lines(requirements, files):
     """The requirements given, and those of the files (and the files they include with
     -r), as packaging Requirements; options, paths and URLs are left out."""
     lines = list(requirements)
-    pending, read = list(files), set()
-    while pending:
-        path = os.path.abspath(pending.pop())
-        if path in read:
-            continue
-        read.add(path)
-        with open(path) as source:
-            for line in source:
-                line = line.split(" #", 1)[0].strip()
-                match = re.match(r"^(-r|--requirement)[ =]?\s*(\S+)", line)
-                if match:
-                    pending.append(os.path.join(os.path.dirname(path), match.group(2)))
-                elif line and not line.startswith(("-", "#")):
-                    lines.append(line)
+    for content in with_included(files, constraints=False).values():
+        for line in content.decode("utf-8", "replace").splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if line and not line.startswith(("-", "#")):
+                lines.append(line)
     found = []
     for line in lines:
         if line.endswith(".whl") and os.path.isfile(line):
