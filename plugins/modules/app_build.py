@@ -379,12 +379,15 @@ class Build:
                 os.unlink(link)
             os.symlink(os.path.join(self.params["path"], "config", name), link)
 
-    def run(self, command, cwd, label):
-        rc, out, err = self.module.run_command(command, cwd=cwd)
-        if rc != 0:
+    def run(self, argv, label, accept=(0,)):
+        """Run argv, a command of the app, in the project's directory: (rc, output), or a
+        BuildError naming label when rc is not one of accept."""
+        cwd = self.project()
+        rc, out, err = self.module.run_command(self.command(argv), cwd=cwd)
+        if rc not in accept:
             output = (err or out).strip()[-2000:]
             raise BuildError(f"{label} failed in {cwd} (rc {rc}): {output}")
-        return out
+        return rc, out
 
     def remove_other_partials(self):
         """What earlier builds of other releases left (one that failed and was never
@@ -431,7 +434,7 @@ class Build:
                 # Build steps write into the code (compiled messages, built assets).
                 give_to(app, user.pw_uid, user.pw_gid)
             for argv in commands:
-                out = self.run(self.command(argv), self.project(), " ".join(argv))
+                _rc, out = self.run(argv, " ".join(argv))
                 self.output.extend(output_lines(argv, out))
             if "collectstatic" in steps:
                 self.collect(static, user)
@@ -451,17 +454,10 @@ class Build:
         which static/ then links to. Anywhere else is refused, as is an empty result."""
         python = os.path.join(self.partial, "venv", "bin", "python")
         target = os.path.realpath(static)
-        rc, out, err = self.module.run_command(
-            self.command([python, "-c", COLLECT, target]), cwd=self.project()
-        )
+        rc, out = self.run([python, "-c", COLLECT, target], "collectstatic", (0, NEEDS_TARGET))
         if rc == NEEDS_TARGET:
             target = self.static_target((out.strip().splitlines() or [""])[-1], static, user)
-            rc, out, err = self.module.run_command(
-                self.command([python, "-c", COLLECT, target]), cwd=self.project()
-            )
-        if rc != 0:
-            output = (err or out).strip()[-2000:]
-            raise BuildError(f"collectstatic failed in {self.project()} (rc {rc}): {output}")
+            _rc, out = self.run([python, "-c", COLLECT, target], "collectstatic")
         self.output.extend(output_lines(["collectstatic"], out, last=5))
         if not any(files for _directory, _subdirectories, files in os.walk(target)):
             raise BuildError(
