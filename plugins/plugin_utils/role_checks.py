@@ -27,7 +27,8 @@ import re
 # An absolute path whose components start with a letter, digit or _: no `..`, no space.
 PATH = r"^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+\Z"
 # A path inside an app's source: relative, no '..' (no component starts with a dot).
-RELATIVE_PATH = r"^([A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*\Z"
+SOURCE_PATH = r"([A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*"
+RELATIVE_PATH = rf"^{SOURCE_PATH}\Z"
 PATH_RULE = "an absolute path of letters, digits, '.', '_' and '-'"
 # One label of a host name.
 LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -308,12 +309,12 @@ def django_app_errors(values, context):
             ("django_app_pip_cert", PIP_CERT, PIP_CERT_RULE),
             (
                 "django_app_requirements_file",
-                r"^(([A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*)?\Z",
+                rf"^({SOURCE_PATH})?\Z",
                 "empty or a relative path inside the source (no '..', no leading '/')",
             ),
             (
                 "django_app_project_dir",
-                r"^(([A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*)?\Z",
+                rf"^({SOURCE_PATH})?\Z",
                 "empty or a relative directory inside the source (no '..', no leading or"
                 " trailing '/')",
             ),
