@@ -5,8 +5,6 @@ workers surge-reload are closed cleanly by their old worker (close code 1012, "s
 restart"), new ones reach the new workers, and no HTTP request fails meanwhile."""
 
 import contextlib
-import pathlib
-import sys
 import threading
 
 import pytest
@@ -14,22 +12,18 @@ from nginx_harness import get, nginx_root, serving
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from conftest import HERE, run_circusd, run_module
+from conftest import BIN, CIRCUS_HEADER, HERE, run_circusd, run_module
 
 DEMO = HERE.parents[1] / "demo"
 HOOKS = HERE.parents[1] / "roles" / "django_app" / "files"
-BIN = pathlib.Path(sys.executable).parent
 # The watcher as the django_app role writes it for django_app_server: uvicorn.
 UVICORN = (
     f"{BIN}/uvicorn --fd $(circus.sockets.web) --timeout-graceful-shutdown 5 --no-use-colors"
     " --no-access-log --factory webstack_worker:asgi"
 )
-CIRCUS_INI = f"""\
-[circus]
-endpoint = {{endpoint}}
-pubsub_endpoint = ipc://{{tmp}}/pubsub.sock
-statsd = False
-
+CIRCUS_INI = (
+    CIRCUS_HEADER
+    + f"""
 [socket:web]
 host = 127.0.0.1
 port = {{port}}
@@ -50,6 +44,7 @@ DJANGO_DB_PATH = {{tmp}}/db.sqlite3
 WEBSTACK_ASGI_APP = mysite.asgi:application
 WEBSTACK_READY_DIR = {{tmp}}/ready
 """
+)
 
 
 @pytest.fixture

@@ -37,9 +37,9 @@ def docker(host, *command, check=True):
     return result
 
 
-def ansible(*args, vault_password_file=SCENARIO / "vault-password"):
-    """ansible-playbook as the quick start runs it: the tarball's collection, the vault
-    opened with its password file."""
+def quick_start_env(vault_password_file=SCENARIO / "vault-password"):
+    """The environment of ansible-playbook as the quick start runs it: the tarball's
+    collection, the vault opened with its password file."""
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     env.update(
         ANSIBLE_COLLECTIONS_PATH=str(EPHEMERAL / "collections"),
@@ -47,9 +47,14 @@ def ansible(*args, vault_password_file=SCENARIO / "vault-password"):
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_NOCOLOR="1",
     )
+    return env
+
+
+def ansible(*args, vault_password_file=SCENARIO / "vault-password"):
+    """ansible-playbook as the quick start runs it."""
     return subprocess.run(
         ["ansible-playbook", "-i", INVENTORY, *args],
-        env=env,
+        env=quick_start_env(vault_password_file),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -275,18 +280,12 @@ def test_a_failing_command_shows_its_exit_code_and_errors_not_the_secrets(vault)
 def test_the_documented_command_line_passes_every_argument():
     """As docs/deploying.md writes it, through a shell: the quotes keep --tag and its value
     (without them Ansible runs a plain `check`, which passes)."""
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(EPHEMERAL / "collections"),
-        ANSIBLE_VAULT_PASSWORD_FILE=str(SCENARIO / "vault-password"),
-        ANSIBLE_NOCOLOR="1",
-    )
     line = (
         f"ansible-playbook -i {INVENTORY} webstack.circus.manage -e \"manage='check --tag nosuch'\""
     )
     run = subprocess.run(
         ["bash", "-c", line],
-        env=env,
+        env=quick_start_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
