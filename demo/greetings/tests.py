@@ -1,5 +1,6 @@
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,10 @@ class VersionTests(SimpleTestCase):
     def test_version_names_the_release_directory_and_the_worker(self):
         answer = self.client.get("/version")
         self.assertEqual(answer.status_code, 200)
-        self.assertEqual(answer.json(), {"release": PROJECT_DIR.parent.name, "pid": os.getpid()})
+        self.assertEqual(
+            answer.json(),
+            {"release": PROJECT_DIR.parent.name, "pid": os.getpid(), "host": socket.gethostname()},
+        )
 
 
 class ProxyHeadersTests(SimpleTestCase):

@@ -1,4 +1,5 @@
 import os
+import socket
 import time
 
 from django.conf import settings
@@ -42,9 +43,12 @@ def ping(request):
 
 
 def version(request):
-    """The release this worker runs and its pid. The django_app role deploys the code
-    into releases/ID/app, so the release id is the name of the code's parent directory."""
-    return JsonResponse({"release": settings.BASE_DIR.parent.name, "pid": os.getpid()})
+    """The release this worker runs, its pid and its host's name. The django_app role
+    deploys the code into releases/ID/app, so the release id is the name of the code's
+    parent directory."""
+    return JsonResponse(
+        {"release": settings.BASE_DIR.parent.name, "pid": os.getpid(), "host": socket.gethostname()}
+    )
 
 
 def celery_add(request):

@@ -11,6 +11,7 @@ APP_LOGS = (
 )
 DIAGNOSTICS = {
     "webstack-fleet-proxy": "tail -n 40 /var/log/nginx/error.log",
+    "webstack-fleet-proxy2": "tail -n 40 /var/log/nginx/error.log",
     "webstack-fleet-app1": APP_LOGS,
     "webstack-fleet-app2": APP_LOGS,
 }

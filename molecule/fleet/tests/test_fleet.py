@@ -33,7 +33,12 @@ testinfra_hosts = ["webstack-fleet-proxy"]
 
 # The module's start: the scenario's converge ran before it, the tests' deploys after it.
 STARTED = time.time()
-PROXY = ("127.0.0.1", 18480)
+# The proxies' port 80 on the controller: the load goes through the first.
+PROXIES = {
+    "webstack-fleet-proxy": ("127.0.0.1", 18480),
+    "webstack-fleet-proxy2": ("127.0.0.1", 18481),
+}
+PROXY = PROXIES["webstack-fleet-proxy"]
 APP_HOSTS = ("webstack-fleet-app1", "webstack-fleet-app2")
 # The django_app role's one call that migrates, moves the workers and checks the app.
 MOVE_WORKERS = "Move the workers to the release"
@@ -225,14 +230,27 @@ def test_each_app_host_carries_its_static_files_under_a_name_of_its_own():
         assert left == [], left
 
 
-def test_only_the_proxy_reaches_the_app_sockets():
-    proxy, db = fleet_host("webstack-fleet-proxy"), fleet_host("webstack-fleet-db")
+def test_each_proxy_balances_over_both_app_hosts():
+    """Both proxies send requests to both app hosts, which answer with release 2."""
+    hosts = {fleet_host(name).check_output("hostname") for name in APP_HOSTS}
+    for proxy in PROXIES.values():
+        connection = http.client.HTTPConnection(*proxy, timeout=10)
+        answered = set()
+        for _request in range(8):
+            connection.request("GET", "/version")
+            answered.add(json.loads(connection.getresponse().read())["host"])
+        assert answered == hosts, proxy
+
+
+def test_only_the_proxies_reach_the_app_sockets():
+    db = fleet_host("webstack-fleet-db")
     for name in APP_HOSTS:
         app = fleet_host(name)
         address = app.check_output("hostname -I").split()[0]
         listening = app.check_output("ss -Htln 'sport = :8000'")
         assert f"{address}:8000" in listening and "0.0.0.0:8000" not in listening, listening
-        assert proxy.run("python3 -c %s %s", CONNECT, name).rc == 0
+        for proxy in PROXIES:
+            assert fleet_host(proxy).run("python3 -c %s %s", CONNECT, name).rc == 0, proxy
         refused = db.run("python3 -c %s %s", CONNECT, name)
         assert refused.rc != 0 and "ConnectionRefusedError" in refused.stderr, refused.stderr
 
@@ -251,12 +269,12 @@ def release_3_unhealthy(release_2, tmp_path_factory):
     return source
 
 
-def proxy_site():
-    return (
-        fleet_host("webstack-fleet-proxy")
-        .file("/etc/nginx/sites-available/demo.conf")
-        .content_string
-    )
+def proxy_sites():
+    """The demo's site on each proxy."""
+    return [
+        fleet_host(name).file("/etc/nginx/sites-available/demo.conf").content_string
+        for name in PROXIES
+    ]
 
 
 def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
@@ -275,18 +293,17 @@ def test_a_failed_health_check_stops_the_rollout_with_the_host_out_of_the_proxy(
         )
         assert failed_on(failed.stdout, MOVE_WORKERS) == ["webstack-fleet-app1"]
         assert "did not answer 200 in 3 tries" in failed.stdout
-        # app1, the first batch, runs release 3 but is out of the proxy; app2 was not
+        # app1, the first batch, runs release 3 but is out of both proxies; app2 was not
         # reached and serves every request with release 2.
-        assert "server webstack-fleet-app1:8000 max_fails=3 fail_timeout=10s down;" in proxy_site()
-        connection = http.client.HTTPConnection(*PROXY, timeout=10)
-        for _request in range(6):
-            connection.request("GET", "/")
-            page = connection.getresponse().read().decode()
-            assert "Release 2." in page and "Release 3." not in page
+        for site in proxy_sites():
+            assert "server webstack-fleet-app1:8000 max_fails=3 fail_timeout=10s down;" in site
+        for proxy in PROXIES.values():
+            for page in proxy_pages(proxy=proxy):
+                assert "Release 2." in page and "Release 3." not in page
         # The fixed release rolls out and puts app1 back.
         ansible("ansible-playbook", "deploy.yml", "-e", f"django_app_source={release_2}")
         time.sleep(2)
-    assert " down;" not in proxy_site()
+    assert all(" down;" not in site for site in proxy_sites())
     assert load.tally["ok"] > 50
     assert load.failed == 0, dict(load.tally)
 
@@ -330,8 +347,8 @@ def release_4_fixed(release_2, tmp_path_factory):
     return release_4(release_2, tmp_path_factory, "del apps, schema_editor")
 
 
-def proxy_pages(count=6):
-    connection = http.client.HTTPConnection(*PROXY, timeout=10)
+def proxy_pages(count=6, proxy=PROXY):
+    connection = http.client.HTTPConnection(*proxy, timeout=10)
     pages = []
     for _request in range(count):
         connection.request("GET", "/")
@@ -349,8 +366,8 @@ def stylesheet():
     )[1]
 
 
-def proxy_status(path):
-    connection = http.client.HTTPConnection(*PROXY, timeout=10)
+def proxy_status(path, proxy=PROXY):
+    connection = http.client.HTTPConnection(*proxy, timeout=10)
     connection.request("GET", path)
     return connection.getresponse().status
 
@@ -410,11 +427,13 @@ def test_a_broken_migration_stops_the_rollout_and_the_fixed_release_replaces_eve
     assert load.tally["ok"] > 50
     assert load.failed == 0, dict(load.tally)
     assert all("Release 4." in page for page in proxy_pages())
-    # The proxy serves the static files of both releases: pages of the old one, still
+    # Each proxy serves the static files of both releases: pages of the old one, still
     # served by a host not yet reached during a rollout, find theirs.
     new_stylesheet = stylesheet()
     assert new_stylesheet != old_stylesheet
-    assert (proxy_status(old_stylesheet), proxy_status(new_stylesheet)) == (200, 200)
+    for proxy in PROXIES.values():
+        statuses = (proxy_status(old_stylesheet, proxy), proxy_status(new_stylesheet, proxy))
+        assert statuses == (200, 200), proxy
     for name in APP_HOSTS:
         app = fleet_host(name)
         current, cwds, answered = served_releases(app)
