@@ -7,6 +7,7 @@ runs as root for the app's user. A watcher that gets the same values from Circus
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -15,7 +16,8 @@ import pytest
 
 from conftest import run_circusd
 
-LAUNCHER = pathlib.Path(__file__).parents[2] / "roles" / "django_app" / "files" / "webstack_run.py"
+PROJECT = pathlib.Path(__file__).parents[2]
+LAUNCHER = PROJECT / "roles" / "django_app" / "files" / "webstack_run.py"
 # What circusd 0.19 rewrites: $$, $NAME, " ;" comments, surrounding spaces, quotes, and
 # what an .ini file cannot hold at all: a newline.
 VALUES = {
@@ -145,12 +147,23 @@ def test_options_it_does_not_know_are_refused(env_file, options):
     assert "usage: webstack_run.py" in result.stderr
 
 
-def test_a_file_that_is_not_an_object_of_strings_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"PORT": 8000}, "must hold a JSON object of strings"),
+        # manage_env is a dict of any names: os.environ would raise a ValueError.
+        ({"A=B": "x"}, "an environment name must be non-empty, without '=' or NUL"),
+        ({"": "x"}, "an environment name must be non-empty"),
+        ({"A": "x\u0000y"}, "and a value without NUL: 'A'"),
+    ],
+)
+def test_a_file_that_is_not_an_object_of_strings_is_refused(tmp_path, values, expected):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"PORT": 8000}))
+    bad.write_text(json.dumps(values))
     result = subprocess.run(launcher(bad, "/bin/true"), capture_output=True, text=True, check=False)
     assert result.returncode != 0
-    assert "must hold a JSON object of strings" in result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -206,3 +219,22 @@ def test_static_files_are_collected_into_the_release_from_any_project_directory(
     run = ansible_playbook("roles/django_app_environment.yml", "-e", "@" + str(extra))
     assert run.returncode == 0, run.stdout + run.stderr
     assert json.loads(out.read_text())["DJANGO_STATIC_ROOT"] == expected
+
+
+def test_manage_refuses_a_value_name_before_it_reaches_the_host(tmp_path, ansible_playbook):
+    """webstack.circus.manage with a manage_env name that is not an identifier: refused
+    by its first task, on the controller, naming the names given."""
+    inventory = tmp_path / "inventory"
+    inventory.write_text(
+        f"[app]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    extra = {"django_app_name": "shop", "manage": ["check"], "manage_env": {"A=B": "x", "OK": "y"}}
+    run = ansible_playbook(
+        str(PROJECT / "playbooks" / "manage.yml"), "-i", str(inventory), "-e", json.dumps(extra)
+    )
+    assert run.returncode != 0
+    assert "manage_env) names must be identifiers" in run.stdout
+    assert "names given: A=B, OK" in run.stdout
+    # Nothing ran after the check: the playbook's check, the include and the entry point's
+    # argument spec passed, the role's first task failed.
+    assert re.search(r"localhost +: ok=3 +changed=0 +unreachable=0 +failed=1 ", run.stdout)

@@ -41,6 +41,14 @@ def read_environment(path):
         isinstance(name, str) and isinstance(value, str) for name, value in environment.items()
     ):
         sys.exit(f"webstack_run: {path} must hold a JSON object of strings")
+    # os.environ refuses these with a ValueError and a traceback.
+    bad = sorted(name for name in environment if not name or "=" in name or "\0" in name)
+    bad += sorted(name for name, value in environment.items() if "\0" in value)
+    if bad:
+        sys.exit(
+            f"webstack_run: {path}: an environment name must be non-empty, without '=' or NUL,"
+            f" and a value without NUL: {', '.join(map(repr, bad))}"
+        )
     return environment
 
 
