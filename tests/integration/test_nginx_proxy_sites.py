@@ -53,10 +53,19 @@ def test_unknown_host_is_closed_unanswered_when_no_site_is_the_default(root, app
 
 
 def test_the_catch_all_gives_way_to_a_site_that_becomes_the_default(root, app):
-    named = [{"name": "shop", "upstreams": [app.upstream], "server_names": ["shop.example"]}]
+    """And nginx_proxy_sites is the proxy's whole list: a site taken out of it is disabled
+    and removed; files that are not the role's stay."""
+    (root.available / "theirs.conf").write_text("# not the role's\n")
+    named = [
+        {"name": "shop", "upstreams": [app.upstream], "server_names": ["shop.example"]},
+        {"name": "blog", "upstreams": [app.upstream], "server_names": ["blog.example"]},
+    ]
     configured(root, nginx_proxy_sites=named)
+    assert (root.enabled / "blog.conf").exists()
     configured(root, nginx_proxy_sites=[{"name": "shop", "upstreams": [app.upstream]}])
     assert sorted(path.name for path in root.enabled.iterdir()) == ["shop.conf"]
+    assert not (root.available / "blog.conf").exists()
+    assert (root.available / "theirs.conf").exists()
     with serving(root):
         assert get(root.http_port, "/", host="other.example").json()["app"] == "shop"
 
