@@ -12,6 +12,7 @@ exactly like a slow command ("Timed out.", rc 1).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -69,6 +70,16 @@ def refusal(endpoint, args, reply, **details):
     )
 
 
+def timed_out(endpoint, timeout, **details):
+    """The error for circusctl's "Timed out.": circusd is unreachable or was slow."""
+    return CircusError(
+        f"circusctl timed out after {timeout}s talking to circusd at {endpoint}: check that "
+        "circusd is running and that this is its control endpoint; if it is, the command "
+        "took longer than timeout",
+        **details,
+    )
+
+
 def endpoint_refusal(endpoint):
     """Why this process may not connect to an ipc:// endpoint, or None. circusctl cannot
     tell: refused by the socket's permissions, it says "Timed out." once its timeout has
@@ -117,6 +128,8 @@ class CircusClient:
         self.busy_retries = int(timeout / busy_delay) if busy_retries is None else busy_retries
         self.busy_delay = busy_delay
         self.sleep = sleep
+        # The circusctl shell the calls go through, inside one_shell().
+        self.shell = None
 
     @classmethod
     def from_module(cls, module):
@@ -141,19 +154,33 @@ class CircusClient:
             module.fail_json(msg=refused, endpoint=endpoint)
         return cls(module, circusctl, endpoint, module.params["timeout"])
 
+    @contextlib.contextmanager
+    def one_shell(self):
+        """Send the calls made inside through one circusctl shell (CircusSession): a
+        module that makes a dozen calls starts circusctl once instead of a dozen times
+        (about 0.2-0.3 s each)."""
+        with self.session() as shell:
+            self.shell = shell
+            try:
+                yield self
+            finally:
+                self.shell = None
+
     def call(self, *args):
         """Run one circusctl command; retry while circusd is busy with another command."""
         cmd = [self.circusctl, "--endpoint", self.endpoint, "--timeout", str(self.timeout)]
         cmd += ["--json", *args]
         attempt = 0
         while True:
-            rc, stdout, stderr = self.module.run_command(cmd, environ_update={"LC_ALL": "C"})
-            reply = self._parse(cmd, rc, stdout, stderr)
+            if self.shell is None:
+                rc, stdout, stderr = self.module.run_command(cmd, environ_update={"LC_ALL": "C"})
+                reply = self._parse(cmd, rc, stdout, stderr)
+                details = dict(cmd=cmd, rc=rc, stdout=stdout, stderr=stderr)
+            else:
+                reply, details = self.shell.ask(*args), dict(cmd=cmd)
             if reply.get("status") != "error":
                 return reply
-            error = refusal(
-                self.endpoint, args, reply, cmd=cmd, rc=rc, stdout=stdout, stderr=stderr
-            )
+            error = refusal(self.endpoint, args, reply, **details)
             if isinstance(error, ArbiterBusy) and attempt < self.busy_retries:
                 attempt += 1
                 self.sleep(self.busy_delay)
@@ -164,12 +191,7 @@ class CircusClient:
         details = dict(cmd=cmd, rc=rc, stdout=stdout, stderr=stderr)
         if rc != 0:
             if "Timed out." in stdout + stderr:
-                raise CircusError(
-                    f"circusctl timed out after {self.timeout}s talking to circusd at "
-                    f"{self.endpoint}: check that circusd is running and that this is its "
-                    "control endpoint; if it is, the command took longer than timeout",
-                    **details,
-                )
+                raise timed_out(self.endpoint, self.timeout, **details)
             last_line = ((stderr or stdout).strip().splitlines() or ["no output"])[-1]
             raise CircusError(
                 f"circusctl failed with rc {rc}: {last_line}",
@@ -293,21 +315,34 @@ class CircusSession:
         self.process.stderr.close()
 
     def call(self, *args):
+        reply = self.ask(*args)
+        if reply.get("status") == "error":
+            raise refusal(self.endpoint, args, reply, cmd=self.cmd + list(args))
+        return reply
+
+    def ask(self, *args):
+        """circusd's reply to one command, a refusal included."""
         try:
             self.process.stdin.write(" ".join(shlex.quote(arg) for arg in args).encode() + b"\n")
             self.process.stdin.flush()
         except OSError as e:
             raise self._failure(args, f"circusctl's shell is gone ({e})") from e
-        reply = self._reply(args)
-        if reply.get("status") == "error":
-            raise refusal(self.endpoint, args, reply, cmd=self.cmd + list(args))
-        return reply
+        return self._reply(args)
 
     def _reply(self, args):
         """The next JSON line the shell prints, after its prompts."""
-        # circusctl gives up on a command after timeout and prints no reply, only to stderr.
+        # circusctl gives up on a command after timeout and prints no reply, only
+        # "Timed out." to stderr; the deadline is for a shell that prints nothing at all.
         deadline = time.monotonic() + self.timeout + 5
+        seen = len(self.stderr)
         while True:
+            if b"Timed out." in self.stderr[seen:]:
+                raise timed_out(
+                    self.endpoint,
+                    self.timeout,
+                    cmd=self.cmd + list(args),
+                    stderr=self.stderr.decode(errors="replace"),
+                )
             line, newline, rest = self.stdout.partition(b"\n")
             if newline:
                 self.stdout = rest

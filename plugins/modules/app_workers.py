@@ -626,13 +626,15 @@ def main():
     deploy = Deploy(module, CircusClient.from_module(module))
     step = "prepare"
     try:
-        deploy.prepare()
-        step = "move_web"
-        deploy.move_web()
-        step = "move_programs"
-        deploy.move_programs()
-        step = "finish"
-        deploy.finish()
+        # One circusctl for the dozen calls of a move.
+        with deploy.client.one_shell():
+            deploy.prepare()
+            step = "move_web"
+            deploy.move_web()
+            step = "move_programs"
+            deploy.move_programs()
+            step = "finish"
+            deploy.finish()
     except (CircusError, DeployError, OSError) as e:
         fail(module, deploy, step, e)
 

@@ -278,16 +278,21 @@ def main():
 
     client = CircusClient.from_module(module)
     try:
-        before = client.watcher(name)
-        changes = plan_changes(
-            before, module.params["state"], module.params["numprocesses"], module.params["surge"]
-        )
-        stopped_pids, started_pids = [], []
-        if module.check_mode or not changes:
-            after = dict(predict(before, changes), pids=before["pids"])
-        else:
-            stopped_pids, started_pids = apply_changes(client, name, changes, module.params)
-            after = client.watcher(name)
+        # One circusctl for the calls: three to read, a dozen for a surge.
+        with client.one_shell():
+            before = client.watcher(name)
+            changes = plan_changes(
+                before,
+                module.params["state"],
+                module.params["numprocesses"],
+                module.params["surge"],
+            )
+            stopped_pids, started_pids = [], []
+            if module.check_mode or not changes:
+                after = dict(predict(before, changes), pids=before["pids"])
+            else:
+                stopped_pids, started_pids = apply_changes(client, name, changes, module.params)
+                after = client.watcher(name)
     except CircusError as e:
         module.fail_json(
             msg=f"watcher {name}: {e.message}", name=name, endpoint=client.endpoint, **e.details

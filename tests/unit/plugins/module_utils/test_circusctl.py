@@ -161,10 +161,12 @@ def test_sockets_and_stats(replies):
     assert sorted(client.stats("sleeper")) == ["2251", "2252"]
 
 
-def fake_shell(tmp_path, answers):
+def fake_shell(tmp_path, answers, timed_out=False):
     """An executable that talks like circusctl's shell (0.19.0 with --json): a version
-    line, the status of every watcher, then a prompt before each reply. A command it has
-    no answer for gets none, as when circusctl times out."""
+    line, the status of every watcher, then a prompt before each reply. An answer that is
+    a list gives its items one per command. A command it has no answer for gets none, as
+    when circusctl's reply is lost; with timed_out, "Timed out." on stderr instead, as
+    circusctl prints when circusd does not answer within its timeout."""
     (tmp_path / "answers.json").write_text(json.dumps(answers))
     shell = tmp_path / "circusctl"
     shell.write_text(
@@ -179,8 +181,14 @@ def fake_shell(tmp_path, answers):
                 argv.write(" ".join(sys.argv[1:]))
             for line in sys.stdin:
                 sys.stdout.write("(circusctl) ")
-                if line.strip() in answers:
-                    print(json.dumps(answers[line.strip()]))
+                answer = answers.get(line.strip())
+                if isinstance(answer, list):
+                    answer = answer.pop(0)
+                if answer is not None:
+                    print(json.dumps(answer))
+                elif {timed_out!r}:
+                    sys.stderr.write({TIMED_OUT!r})
+                    sys.stderr.flush()
                 sys.stdout.flush()
             """
         )
@@ -221,6 +229,35 @@ def test_session_gives_up_on_a_command_circusctl_does_not_answer(tmp_path):
     session = CircusSession(fake_shell(tmp_path, {}), ENDPOINT, 1)
     with session, unanswered:
         session.pids("sleeper")
+
+
+def test_a_client_in_one_shell_sends_every_call_there_and_retries_busy(tmp_path, replies):
+    busy = {"status": "error", "reason": "arbiter is already running manage_watchers command"}
+    shell = fake_shell(
+        tmp_path,
+        {
+            "status sleeper": replies["status sleeper"],
+            "get sleeper numprocesses": replies["get sleeper numprocesses"],
+            "list sleeper": [busy, replies["list sleeper"]],
+        },
+    )
+    client = make_client({})
+    client.circusctl = shell
+    with client.one_shell():
+        watcher = client.watcher("sleeper")
+    assert watcher["pids"] == sorted(replies["list sleeper"]["pids"])
+    assert client.module.sleeps == [0.25]
+    # Nothing went through run_command, and the shell is closed.
+    assert client.module.calls == []
+    assert client.shell is None
+
+
+def test_a_shell_s_timed_out_fails_at_once_with_the_client_s_message(tmp_path):
+    session = CircusSession(fake_shell(tmp_path, {}, timed_out=True), ENDPOINT, 30)
+    with session, pytest.raises(CircusError, match="circusctl timed out after 30s") as error:
+        session.pids("sleeper")
+    # Not the 35 s a silent shell is given.
+    assert "check that circusd is running" in error.value.message
 
 
 def as_user(uid, function, *args):
