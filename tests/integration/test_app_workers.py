@@ -143,7 +143,8 @@ def test_workers_that_run_the_recorded_release_stay(app, tmp_path):
     assert pids(app) == old
     scaled = app_workers(app, tmp_path, release=OLD, loaded=OLD_LOADED, numprocesses=3)
     assert scaled["changed"] and scaled["actions"] == ["set app numprocesses 3"], scaled
-    assert wait_until_all_run(app, tmp_path, OLD, count=3)[:2] == old
+    # The two old workers stay beside the new one (pids may wrap: no order is assumed).
+    assert set(old) < set(wait_until_all_run(app, tmp_path, OLD, count=3))
 
 
 def test_workers_started_on_the_first_release_are_not_loaded_twice(app, tmp_path):
