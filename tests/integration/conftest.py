@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 BIN = pathlib.Path(sys.executable).parent
@@ -105,12 +106,33 @@ def die_with_the_tests():
     PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def stop_with_its_children(daemon):
+    """Stop circusd (SIGTERM, which stops its watchers and plugins), then kill what is
+    left of it and of every process it started. Circus starts each one in a session of
+    its own (setsid), out of circusd's process group: they are found by parentage before
+    circusd goes, or a plugin whose circusd was killed outlives the tests."""
+    try:
+        children = psutil.Process(daemon.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    daemon.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        daemon.wait(timeout=20)
+    # The group lives while any of its processes does, and its id is not reused meanwhile.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(daemon.pid, signal.SIGKILL)
+    daemon.wait()
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
 @contextlib.contextmanager
 def circusd_running(ini, endpoint, log, **popen):
     """Yield circusd (a Popen) on ini once it answers on endpoint, its output in the file
     log; stop it afterwards with every process it started. popen: cwd, env."""
     with open(log, "w") as out:
-        # A session of its own: its process group holds its watchers and plugins.
+        # A session of its own, apart from the tests' terminal and signals.
         daemon = subprocess.Popen(
             [str(BIN / "circusd"), str(ini)],
             stdout=out,
@@ -127,14 +149,7 @@ def circusd_running(ini, endpoint, log, **popen):
             time.sleep(0.2)
         yield daemon
     finally:
-        daemon.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            daemon.wait(timeout=20)
-        # Whatever is left of its group: all of it if circusd did not stop in time. The
-        # group lives while any of its processes does, and its id is not reused meanwhile.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(daemon.pid, signal.SIGKILL)
-        daemon.wait()
+        stop_with_its_children(daemon)
 
 
 def run_circusd(tmp_path, ini_text):
