@@ -294,8 +294,13 @@ class CircusSession:
         self.selector.register(self.process.stderr, selectors.EVENT_READ)
         self.stdout = b""
         self.stderr = b""
-        # The shell greets with its version and the status of every watcher.
-        self._reply(["status"])
+        # The shell greets with its version and the status of every watcher. A circusd it
+        # cannot reach leaves no shell behind.
+        try:
+            self._reply(["status"])
+        except CircusError:
+            self.close()
+            raise
 
     def __enter__(self):
         return self

@@ -260,6 +260,30 @@ def test_a_shell_s_timed_out_fails_at_once_with_the_client_s_message(tmp_path):
     assert "check that circusd is running" in error.value.message
 
 
+def test_a_shell_that_cannot_reach_circusd_is_closed(tmp_path):
+    """circusctl's greeting timed out: the error, and no circusctl left waiting."""
+    shell = tmp_path / "circusctl"
+    shell.write_text(
+        textwrap.dedent(
+            f"""\
+            #!{sys.executable}
+            import os, sys
+            open({str(tmp_path / "pid")!r}, "w").write(str(os.getpid()))
+            print("circusctl 0.19.0", flush=True)
+            sys.stderr.write({TIMED_OUT!r})
+            sys.stderr.flush()
+            sys.stdin.read()
+            """
+        )
+    )
+    shell.chmod(0o755)
+    with pytest.raises(CircusError, match="circusctl timed out after 30s"):
+        CircusSession(str(shell), ENDPOINT, 30)
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
 def as_user(uid, function, *args):
     """function(*args) in a forked child that runs as uid (no exec: the interpreter's
     home need not be open to that user)."""
