@@ -221,20 +221,31 @@ def test_static_files_are_collected_into_the_release_from_any_project_directory(
     assert json.loads(out.read_text())["DJANGO_STATIC_ROOT"] == expected
 
 
-def test_manage_refuses_a_value_name_before_it_reaches_the_host(tmp_path, ansible_playbook):
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        (["A=B", "OK"], "names given: A=B, OK"),
+        # '$' would let a trailing newline through.
+        (["OK", "B\n"], "names given: OK, B"),
+    ],
+)
+def test_manage_refuses_a_value_name_before_it_reaches_the_host(
+    tmp_path, ansible_playbook, names, shown
+):
     """webstack.circus.manage with a manage_env name that is not an identifier: refused
     by its first task, on the controller, naming the names given."""
     inventory = tmp_path / "inventory"
     inventory.write_text(
         f"[app]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
     )
-    extra = {"django_app_name": "shop", "manage": ["check"], "manage_env": {"A=B": "x", "OK": "y"}}
+    manage_env = dict.fromkeys(names, "x")
+    extra = {"django_app_name": "shop", "manage": ["check"], "manage_env": manage_env}
     run = ansible_playbook(
         str(PROJECT / "playbooks" / "manage.yml"), "-i", str(inventory), "-e", json.dumps(extra)
     )
     assert run.returncode != 0
     assert "manage_env) names must be identifiers" in run.stdout
-    assert "names given: A=B, OK" in run.stdout
+    assert shown in run.stdout
     # Nothing ran after the check: the playbook's check, the include and the entry point's
     # argument spec passed, the role's first task failed.
     assert re.search(r"localhost +: ok=3 +changed=0 +unreachable=0 +failed=1 ", run.stdout)
