@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import aged
+from conftest import aged, run_playbook
 
 MODULE = "ansible_collections.webstack.circus.plugins.modules.wheelhouse"
 # docopt 0.6.2 is published only as source (pure Python): the controller builds its wheel.
@@ -130,3 +130,61 @@ def test_a_host_installs_from_the_wheels_alone(tmp_path):
         [str(venv / "bin/circusd"), "--version"], capture_output=True, text=True, check=True
     )
     assert "0.19.0" in version.stdout + version.stderr
+
+
+def ship(tmp_path, *args):
+    """The action as the roles run it, on this host: build, read the host, ship, unpack."""
+    playbook = tmp_path / "ship.yml"
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": "localhost",
+                    "connection": "local",
+                    "gather_facts": False,
+                    "vars": {"ansible_python_interpreter": sys.executable},
+                    "tasks": [
+                        {
+                            "webstack.circus.wheelhouse": {
+                                "dest": str(tmp_path / "wheelhouses"),
+                                "requirements": [SOURCE_ONLY],
+                                "host_path": str(tmp_path / "host"),
+                            },
+                            "register": "shipped",
+                        },
+                        {
+                            "ansible.builtin.copy": {
+                                "content": "{{ shipped | to_json }}",
+                                "dest": str(tmp_path / "shipped.json"),
+                            },
+                            "check_mode": False,
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    result = run_playbook(str(playbook), "-i", "localhost,", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads((tmp_path / "shipped.json").read_text())
+
+
+def test_the_action_ships_the_wheels_once_and_removes_the_host_s_others(tmp_path):
+    (tmp_path / "host" / "0123456789abcdef").mkdir(parents=True)
+    planned = ship(tmp_path, "--check")
+    assert planned["changed"] is True, planned
+    assert sorted(os.listdir(tmp_path / "host")) == ["0123456789abcdef"]
+
+    shipped = ship(tmp_path)
+    assert shipped["changed"] is True, shipped
+    key = shipped["key"]
+    assert shipped["path"] == str(tmp_path / "host" / key)
+    assert sorted(os.listdir(tmp_path / "host")) == [key]
+    assert sorted(os.listdir(shipped["path"])) == [".complete", "docopt-0.6.2-py2.py3-none-any.whl"]
+    # The host's own Python chose the wheels: the probe read this machine.
+    glibc = os.confstr("CS_GNU_LIBC_VERSION").split()[1].replace(".", "_")
+    assert shipped["platforms"][0] == f"manylinux_{glibc}_{platform.machine()}"
+
+    again = ship(tmp_path)
+    assert again["changed"] is False, again
+    assert again["path"] == shipped["path"]

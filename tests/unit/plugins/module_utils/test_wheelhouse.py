@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.webstack.circus.plugins.modules import wheelhouse
+from ansible_collections.webstack.circus.plugins.module_utils import wheelhouse
 
 
 def test_a_glibc_host_runs_every_older_manylinux_tag_and_the_legacy_names():
