@@ -47,8 +47,9 @@ check module webstack.circus.nginx_upstream "OPTIONS" "ATTRIBUTES" "EXAMPLES" "R
 check module webstack.circus.run_record "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
     "fingerprint" "units" "converged" "differing_files"
 check module webstack.circus.wheelhouse "OPTIONS" "ATTRIBUTES" "EXAMPLES" "RETURN VALUES" \
-    "python_version" "glibc" "requirement_files" "platforms"
+    "python_version" "glibc" "requirement_files" "platforms" "host_path"
 check module webstack.circus.app_workers "release" "loaded" "ready_timeout" "restored" "previous"
+check module webstack.circus.app_build "venv_install" "pip_index_url" "wheelhouse" "venv_complete"
 check role webstack.circus.circus "circus_version" "circus_endpoint" "circus_include_dir" \
     "circus_wheelhouse" "circus_pip_index_url"
 check role webstack.circus.django_app "django_app_name" "django_app_source" \

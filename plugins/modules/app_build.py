@@ -25,8 +25,13 @@ description:
     which C(static/) then links to (an app that sets C(STATIC_ROOT = BASE_DIR /
     "staticfiles") finds its manifest there). A STATIC_ROOT outside the release, none, a
     result that lacks a file Django's finders list, or an empty one fails the build.
-  - Otherwise it stops before that with RV(built) false and RV(venv) naming the
-    virtualenv to install; call it again with O(code=present) once it is installed.
+  - Otherwise, with O(venv_install), it installs that virtualenv first, as the app's user
+    (pip runs the build scripts of the packages, which must never run as root), with
+    C(python3 -m venv), pip's settings (O(pip_index_url), O(pip_cert)), one C(pip install) of
+    RV(install), a package source and the requirements file; then gives it to root and
+    marks it complete. Without O(venv_install) it stops before the virtualenv with RV(built)
+    false and RV(venv) naming the virtualenv to install; call it again with O(code=present)
+    once it is installed.
   - A release that is on the host already is left as it is.
   - Runs on the host; its action plugin sends the archive from the controller, inside the
     module's arguments when it is small and as a file transfer otherwise.
@@ -121,6 +126,41 @@ options:
     type: list
     elements: str
     default: []
+  venv_install:
+    description: Whether to install the virtualenv when it is not complete (see above).
+    type: bool
+    default: false
+  pip_index_url:
+    description:
+      - The package index the virtualenv's pip uses, written to its C(pip.conf) (root's,
+        read by O(user)'s group), never on a command line; it may hold a password.
+      - V("") keeps pip's own settings.
+    type: str
+    default: ""
+  pip_cert:
+    description:
+      - The CA certificates pip trusts, as PEM text (written to C(pip-ca.pem) in the
+        virtualenv) or the path of a bundle on the host. V("") for pip's own.
+    type: str
+    default: ""
+  pip_cache:
+    description: pip's cache directory (O(user)'s), where its log of the install is kept too.
+    type: path
+  pip_find_links:
+    description:
+      - A directory of wheels on the host that pip installs from alone (C(--no-index)).
+      - Set by the action plugin from O(wheelhouse).
+    type: path
+  wheelhouse:
+    description:
+      - For a host without a package index, options of M(webstack.circus.wheelhouse)
+        (O(webstack.circus.wheelhouse#module:dest),
+        O(webstack.circus.wheelhouse#module:host_path),
+        O(webstack.circus.wheelhouse#module:requirement_files)) with which the action
+        plugin builds on the controller the wheels of RV(install) (and of a package
+        source), ships them, and installs the virtualenv from them alone. Only with
+        O(venv_install).
+    type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - webstack.circus.app_commands
@@ -183,6 +223,10 @@ actions:
   returned: always
   type: list
   elements: str
+wheelhouse:
+  description: What M(webstack.circus.wheelhouse) returned, when O(wheelhouse) shipped wheels.
+  returned: when the virtualenv was installed from O(wheelhouse)
+  type: dict
 install:
   description: The packages of O(packages) that pip installs beside the requirements file.
   returned: always
@@ -329,13 +373,38 @@ def packages_to_install(packages, content):
     return install, overridden
 
 
-def plan(code, collectstatic, venv_complete):
+def plan(code, collectstatic, venv_complete, venv_install=False):
     """The steps of the build, in order: it stops before the virtualenv is needed where
-    the virtualenv is not complete."""
+    the virtualenv is not complete, unless it installs the virtualenv."""
     steps = [] if code == "present" else ["unpack" if code == "archive" else "copy package"]
     if not venv_complete:
-        return steps
+        if not venv_install:
+            return steps
+        steps.append("install venv")
     return [*steps, "link venv", *(["collectstatic"] if collectstatic else []), "complete"]
+
+
+def pip_settings(index_url, cert_file):
+    """The virtualenv's pip.conf, which its pip reads by itself: the index (its URL may
+    hold a password: in this file only, never on a command line) and the CA bundle."""
+    lines = [
+        "# Written by webstack.circus.app_build: pip's settings for this virtualenv.",
+        "[global]",
+    ]
+    lines += [f"index-url = {index_url}"] if index_url else []
+    lines += [f"cert = {cert_file}"] if cert_file else []
+    return "\n".join(lines) + "\n"
+
+
+def pip_install_argv(venv, log, find_links, install, package, requirement):
+    """pip install of the role's packages, the package source and the requirements file in
+    one run: one resolver sees them all, so no later install moves a version another needs."""
+    argv = [os.path.join(venv, "bin", "pip"), "install", "--disable-pip-version-check"]
+    argv += ["--log", log]
+    argv += ["--no-index", "--find-links", find_links] if find_links else []
+    argv += list(install)
+    argv += [package] if package else []
+    return argv + (["--requirement", requirement] if requirement else [])
 
 
 def give_to(top, uid, gid):
@@ -419,6 +488,55 @@ class Build:
                 package.write(self.archive)
             os.chmod(name, 0o644)
 
+    def install_venv(self, venv, install):
+        """The virtualenv, built by the app's user (pip runs the build scripts of the
+        packages it installs, which must never run as root), then given to root (the
+        workers, which run as the app's user, cannot change their code), then marked
+        complete. What an interrupted install left is removed first."""
+        params, user = self.params, pwd.getpwnam(self.params["user"])
+        if os.path.lexists(venv):
+            shutil.rmtree(venv)
+        os.makedirs(venv, mode=0o755)
+        os.chown(venv, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", params["user"], "--"]
+        self.run_here([*as_user, "python3", "-m", "venv", venv], venv, "python3 -m venv")
+        cert = params["pip_cert"]
+        if cert.startswith("-----BEGIN"):
+            cert = os.path.join(venv, "pip-ca.pem")
+            write_file(cert, cert_text(params["pip_cert"]), 0o644)
+        if params["pip_index_url"] or cert:
+            write_file(
+                os.path.join(venv, "pip.conf"),
+                pip_settings(params["pip_index_url"], cert),
+                0o640,
+                group=user.pw_gid,
+            )
+        environment = {"PIP_CACHE_DIR": params["pip_cache"]} if params["pip_cache"] else {}
+        if cert:
+            # Overrides a PIP_CERT that the environment of the connection sets.
+            environment["PIP_CERT"] = cert
+        log = os.path.join(params["pip_cache"] or venv, f"pip-{os.path.basename(venv)}.log")
+        requirement = params["requirements_file"] if params["code"] != "package" else ""
+        argv = pip_install_argv(
+            venv,
+            log,
+            params["pip_find_links"],
+            install,
+            os.path.join(self.partial, params["filename"]) if params["code"] == "package" else "",
+            os.path.join(self.partial, "app", requirement) if requirement else "",
+        )
+        self.run_here([*as_user, *argv], venv, "pip install", environment)
+        give_to(venv, 0, 0)
+        write_file(
+            os.path.join(venv, ".complete"), json.dumps(params["packages"], indent=4) + "\n", 0o644
+        )
+
+    def run_here(self, argv, cwd, label, environment=None):
+        rc, out, err = self.module.run_command(argv, cwd=cwd, environ_update=environment or {})
+        if rc != 0:
+            output = (err.strip() + "\n" + out.strip()).strip()[-2000:]
+            raise BuildError(f"{label} failed (rc {rc}): {output}")
+
     def finish(self, venv, steps):
         os.symlink(venv, os.path.join(self.partial, "venv"))
         static = os.path.join(self.partial, "static")
@@ -486,6 +604,18 @@ class Build:
         return root
 
 
+def cert_text(cert):
+    return cert.strip() + "\n"
+
+
+def write_file(path, text, mode, group=0):
+    """A file of root's (and group's) with this text, written whole."""
+    with open(path, "w") as written:
+        written.write(text)
+    os.chown(path, 0, group)
+    os.chmod(path, mode)
+
+
 def read_archive(module):
     """The bytes of the archive or package: sent in the arguments, or a file on the host."""
     params = module.params
@@ -539,6 +669,13 @@ def main():
             project_dir=dict(type="str", default=""),
             build_commands=dict(type="list", elements="list", default=[]),
             config_files=dict(type="list", elements="str", default=[]),
+            venv_install=dict(type="bool", default=False),
+            pip_index_url=dict(type="str", default="", no_log=True),
+            pip_cert=dict(type="str", default=""),
+            pip_cache=dict(type="path"),
+            pip_find_links=dict(type="path"),
+            # Taken by the action plugin; never reaches the module.
+            wheelhouse=dict(type="dict"),
             **APP_COMMANDS_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
@@ -588,7 +725,7 @@ def main():
         tree = params["tree"] if params["code"] == "package" else ""
         venv = os.path.join(params["path"], "venvs", venv_key(params["packages"], digest, tree))
         venv_complete = os.path.exists(os.path.join(venv, ".complete"))
-        steps = plan(params["code"], params["collectstatic"], venv_complete)
+        steps = plan(params["code"], params["collectstatic"], venv_complete, params["venv_install"])
         if steps and not module.check_mode:
             build.remove_other_partials()
             if steps[0] in ("unpack", "copy package"):
@@ -596,6 +733,8 @@ def main():
             if params["code"] != "package":
                 build.link_config()
                 build.project()
+            if "install venv" in steps:
+                build.install_venv(venv, install)
             if "complete" in steps:
                 build.finish(venv, steps)
     except (BuildError, OSError) as e:

@@ -15,6 +15,8 @@ from ansible_collections.webstack.circus.plugins.modules.app_build import (
     BuildError,
     named_requirements,
     packages_to_install,
+    pip_install_argv,
+    pip_settings,
     plan,
     requirements_contents,
     requirements_digest,
@@ -103,6 +105,40 @@ def test_plan(code, collectstatic, venv_complete, expected):
     assert plan(code, collectstatic, venv_complete) == expected
 
 
+def test_a_build_that_installs_the_virtualenv_goes_on_to_complete_the_release():
+    assert plan("archive", True, False, venv_install=True) == [
+        "unpack",
+        "install venv",
+        "link venv",
+        "collectstatic",
+        "complete",
+    ]
+    assert plan("archive", True, True, venv_install=True) == plan("archive", True, True)
+
+
+def test_pip_s_settings_name_the_index_and_the_ca_bundle_only_when_given():
+    assert pip_settings("https://u:p@pypi.test/simple", "/v/pip-ca.pem").splitlines()[1:] == [
+        "[global]",
+        "index-url = https://u:p@pypi.test/simple",
+        "cert = /v/pip-ca.pem",
+    ]
+    assert pip_settings("", "/etc/ssl/ca.pem").splitlines()[1:] == [
+        "[global]",
+        "cert = /etc/ssl/ca.pem",
+    ]
+
+
+def test_one_pip_run_installs_the_packages_the_package_and_the_requirements():
+    argv = pip_install_argv("/v", "/c/pip-v.log", "/w/k", ["chaussette==1.3.0"], "/p/app.whl", "")
+    assert argv == [
+        "/v/bin/pip", "install", "--disable-pip-version-check", "--log", "/c/pip-v.log",
+        "--no-index", "--find-links", "/w/k", "chaussette==1.3.0", "/p/app.whl",
+    ]  # fmt: skip
+    argv = pip_install_argv("/v", "/c/l.log", None, [], "", "/r/app/requirements.txt")
+    assert argv[-2:] == ["--requirement", "/r/app/requirements.txt"]
+    assert "--no-index" not in argv
+
+
 class Module:
     """run_command as AnsibleModule's, running the command for real."""
 
@@ -110,10 +146,30 @@ class Module:
         self.params = params
         self.commands = []
 
-    def run_command(self, argv, cwd=None, data=None, binary_data=False):
+    def run_command(self, argv, cwd=None, data=None, binary_data=False, environ_update=None):
         self.commands.append(argv)
         run = subprocess.run(argv, cwd=cwd, input=data, capture_output=True, check=False)
         return run.returncode, run.stdout.decode(), run.stderr.decode()
+
+
+class Installer(Module):
+    """run_command that records the virtualenv's commands and their environment, and
+    answers them as python3 -m venv and pip would (pip_rc for pip)."""
+
+    def __init__(self, params, pip_rc=0):
+        super().__init__(params)
+        self.environments = []
+        self.pip_rc = pip_rc
+
+    def run_command(self, argv, cwd=None, data=None, binary_data=False, environ_update=None):
+        self.commands.append(argv)
+        self.environments.append(environ_update)
+        if argv[4:7] == ["python3", "-m", "venv"]:
+            os.makedirs(os.path.join(argv[7], "bin"))
+            return 0, "", ""
+        settings = os.path.join(cwd, "pip.conf")
+        self.settings_owner = os.lstat(settings).st_gid if os.path.exists(settings) else None
+        return self.pip_rc, "", "ERROR: No matching distribution found for nosuch" * self.pip_rc
 
 
 def params(home, **changes):
@@ -345,3 +401,81 @@ def test_a_failed_collectstatic_leaves_no_release(tmp_path):
             tmp_path, {"manage.py": b"\n"}, script="echo 'STATIC_ROOT is not writable' >&2; exit 1"
         )
     assert not (tmp_path / "home/releases" / RELEASE).exists()
+
+
+CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+
+
+def installing(tmp_path, pip_rc=0, **changes):
+    home = tmp_path / "home"
+    (home / "releases" / (RELEASE + ".partial") / "app").mkdir(parents=True)
+    venv = home / "venvs" / "0123456789abcdef"
+    venv.mkdir(parents=True)
+    (venv / "left.txt").write_text("an interrupted install")
+    module = Installer(
+        params(
+            home,
+            **dict(
+                dict(
+                    requirements_file="requirements.txt",
+                    packages=["chaussette==1.3.0"],
+                    pip_index_url="https://u:p@pypi.test/simple",
+                    pip_cert=CA,
+                    pip_cache=str(home / "cache"),
+                    pip_find_links=None,
+                ),
+                **changes,
+            ),
+        ),
+        pip_rc,
+    )
+    return Build(module, None), module, venv
+
+
+def test_the_virtualenv_is_built_by_the_app_s_user_then_given_to_root(tmp_path):
+    build, module, venv = installing(tmp_path)
+    build.install_venv(str(venv), ["chaussette==1.3.0"])
+    create, install = module.commands
+    assert create == ["runuser", "-u", "nobody", "--", "python3", "-m", "venv", str(venv)]
+    assert install[:5] == ["runuser", "-u", "nobody", "--", f"{venv}/bin/pip"]
+    assert install[-3:] == [
+        "chaussette==1.3.0",
+        "--requirement",
+        f"{build.partial}/app/requirements.txt",
+    ]
+    # The index (and its password) only in pip.conf, root's, read by the app's group.
+    assert not any("pypi.test" in arg for arg in install)
+    nobody = pwd.getpwnam("nobody")
+    assert "index-url = https://u:p@pypi.test/simple" in (venv / "pip.conf").read_text()
+    assert oct((venv / "pip.conf").stat().st_mode & 0o777) == "0o640"
+    # The app's user's pip read it; then root's alone, as the whole virtualenv.
+    assert module.settings_owner == nobody.pw_gid
+    assert owner(venv / "pip.conf") == (0, 0)
+    assert (venv / "pip-ca.pem").read_text() == CA + "\n"
+    assert module.environments[1] == {
+        "PIP_CACHE_DIR": str(tmp_path / "home" / "cache"),
+        "PIP_CERT": f"{venv}/pip-ca.pem",
+    }
+    assert not (venv / "left.txt").exists()
+    assert owner(venv) == (0, 0) and owner(venv / "bin") == (0, 0)
+    assert (venv / ".complete").exists()
+
+
+def test_a_failed_pip_leaves_the_virtualenv_incomplete_and_names_pip(tmp_path):
+    build, _module, venv = installing(tmp_path, pip_rc=1)
+    with pytest.raises(BuildError, match=r"pip install failed \(rc 1\): ERROR: No matching"):
+        build.install_venv(str(venv), ["nosuch"])
+    assert not (venv / ".complete").exists()
+
+
+def test_a_wheelhouse_is_installed_from_alone_and_a_bundle_path_is_used_as_it_is(tmp_path):
+    build, module, venv = installing(
+        tmp_path, pip_find_links="/srv/w/k", pip_cert="/etc/ssl/ca.pem", pip_index_url=""
+    )
+    build.install_venv(str(venv), [])
+    assert module.commands[1][9:12] == ["--no-index", "--find-links", "/srv/w/k"]
+    assert module.environments[1]["PIP_CERT"] == "/etc/ssl/ca.pem"
+    assert (venv / "pip.conf").read_text().splitlines()[1:] == [
+        "[global]",
+        "cert = /etc/ssl/ca.pem",
+    ]
