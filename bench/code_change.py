@@ -4,12 +4,14 @@ same change made by hand (bench/hand-update.sh), everything measured in one run.
 
 Three hosts, each deployed cold by site.yml first (not measured): bench-ssh-1 gets this
 revision's deploy.yml, bench-ssh-2 the revision BEFORE's, bench-ssh-3 the hand-written
-update. Then RUNS rounds, alternating the three: each changes one line of the demo's
-page, and each ends once the site serves it (deploy.yml waits for its health check; the
-script asks the page until it holds the change). Last, one more change with each
-revision's deploy.yml at -vvv, counting the SSH commands it ran: its round trips to the
-host. Each host has an inventory of its own, so that deploy.yml's proxy steps reach it
-alone.
+update; and a fleet of two app hosts behind one proxy (bench-ssh-4, proxy and app, and
+bench-ssh-5, laid out as bench/rolling_deploy.py does), which this revision's deploy.yml
+rolls one host after the other. Then RUNS rounds, alternating the four: each changes one
+line of the demo's page, and each ends once the site serves it (deploy.yml waits for its
+health check; the script asks the page until it holds the change). Last, one more change
+with each revision's deploy.yml at -vvv, counting the SSH commands it ran: its round
+trips to the host. Each host has an inventory of its own, so that deploy.yml's proxy
+steps reach it alone.
 
 Writes bench/results/code-change.json (machine, versions, every run, medians, ratios).
 Then site.yml with nothing to do, three times on each revision's host, alternating, and
@@ -31,6 +33,7 @@ from pathlib import Path
 import yaml
 from deploy_speed import INVENTORY, before_checkout, hosts_up
 from loadlib import load_average, playbook, playbook_env, run_header
+from rolling_deploy import WORK, fleet_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = Path("greetings/templates/greetings/index.html")
@@ -103,7 +106,12 @@ def main():
     }
     runs = result["runs"]
     subprocess.run(["bash", str(ROOT / "bench/ssh-hosts.sh"), "down"], check=True)
-    hosts_up(3)
+    hosts_up(5)
+    fleet = WORK / "code-change-fleet.yml"
+    hosts = yaml.safe_load(INVENTORY.read_text())["all"]["hosts"]
+    fleet.write_text(
+        yaml.safe_dump(fleet_layout(hosts, "bench-ssh-4", ["bench-ssh-4", "bench-ssh-5"]))
+    )
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         before = work / "before"
@@ -116,12 +124,16 @@ def main():
             shutil.copytree(ROOT / "demo", source, ignore=shutil.ignore_patterns("inventory"))
             for n, root in ((1, ROOT), (2, before), (3, ROOT)):
                 playbook(root, inventories[n], "site.yml", "-e", f"django_app_source={source}")
+            playbook(ROOT, fleet, "site.yml", "-e", f"django_app_source={source}")
             variants = {
                 "code change, deploy.yml": lambda _mark: deploy(ROOT, inventories[1], source),
                 "code change, deploy.yml before": lambda _mark: deploy(
                     before, inventories[2], source
                 ),
                 "code change, by hand": lambda mark: hand_update("bench-ssh-3", str(source), mark),
+                "code change, deploy.yml, 2 app hosts rolling": lambda _mark: deploy(
+                    ROOT, fleet, source
+                ),
             }
             for round_ in range(args.runs):
                 for name, measure in variants.items():
@@ -170,6 +182,11 @@ def main():
         "deploy.yml before / by hand": round(medians["code change, deploy.yml before"] / hand, 2),
         "deploy.yml / before": round(
             medians["code change, deploy.yml"] / medians["code change, deploy.yml before"], 2
+        ),
+        "rolling 2 app hosts / 1 host": round(
+            medians["code change, deploy.yml, 2 app hosts rolling"]
+            / medians["code change, deploy.yml"],
+            2,
         ),
         "no-op / no-op before": round(
             medians["no-op, site.yml"] / medians["no-op, site.yml before"], 2

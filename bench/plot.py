@@ -106,7 +106,7 @@ def deploy(path, out):
             va="center",
         )
     axes.invert_yaxis()
-    axes.set_xlabel("seconds, median of the runs (one run for the cold 8 hosts)")
+    axes.set_xlabel(f"seconds, median of the runs (one run for the cold {result['hosts']} hosts)")
     axes.set_title(
         f"site.yml over SSH with sudo, {result['date'][:10]}, {result['machine']['nproc']} cores"
     )

@@ -39,41 +39,47 @@ HOSTS = ["bench-ssh-1", "bench-ssh-2"]
 OUT = ROOT / "bench/results/rolling-deploy.json"
 
 
+def fleet_layout(hosts, proxy, apps):
+    """The inventory of app hosts behind one proxy (itself one of them): each app's socket
+    on its host's address, only the proxy let in, static files copied to the proxy."""
+    address = {name: hosts[name]["ansible_host"] for name in apps}
+    for name in apps:
+        hosts[name].update(
+            django_app_socket_host=address[name],
+            django_app_socket_clients=[address[proxy]],
+            deploy_upstream_host=address[name],
+        )
+        # The proxy serves /static/: the other app hosts copy each release's files there.
+        if name != proxy:
+            hosts[name]["django_app_static_hosts"] = [proxy]
+    # A host variable: the demo's group_vars (linked beside) would win over the group's.
+    hosts[proxy]["nginx_proxy_sites"] = [
+        {
+            "name": "demo",
+            "upstreams": [f"{address[name]}:8000" for name in apps],
+            "static_root": "/srv/demo/static",
+            "media_root": "/srv/demo/media",
+        }
+    ]
+    return {
+        "all": {
+            "hosts": {name: hosts[name] for name in apps},
+            "children": {
+                "app": {"hosts": dict.fromkeys(apps)},
+                "proxy": {"hosts": {proxy: None}},
+            },
+        }
+    }
+
+
 def inventory():
     """The ssh hosts' inventory, laid out as a fleet: bench-ssh-1 is the proxy."""
     subprocess.run(["bash", str(ROOT / "bench/ssh-hosts.sh"), "down"], check=True)
     subprocess.run(["bash", str(ROOT / "bench/ssh-hosts.sh"), "up", "2"], check=True)
     hosts = yaml.safe_load((WORK / "hosts.yml").read_text())["all"]["hosts"]
-    address = {name: hosts[name]["ansible_host"] for name in HOSTS}
-    for name in HOSTS:
-        hosts[name].update(
-            django_app_socket_host=address[name],
-            django_app_socket_clients=[address["bench-ssh-1"]],
-            deploy_upstream_host=address[name],
-        )
-    # The proxy serves /static/: the other app host copies each release's files there.
-    hosts["bench-ssh-2"]["django_app_static_hosts"] = ["bench-ssh-1"]
-    # A host variable: the demo's group_vars (linked beside) would win over the group's.
-    hosts["bench-ssh-1"]["nginx_proxy_sites"] = [
-        {
-            "name": "demo",
-            "upstreams": [f"{address[name]}:8000" for name in HOSTS],
-            "static_root": "/srv/demo/static",
-            "media_root": "/srv/demo/media",
-        }
-    ]
-    fleet = {
-        "all": {
-            "hosts": hosts,
-            "children": {
-                "app": {"hosts": dict.fromkeys(HOSTS)},
-                "proxy": {"hosts": {"bench-ssh-1": None}},
-            },
-        }
-    }
     path = WORK / "rolling.yml"
-    path.write_text(yaml.safe_dump(fleet, sort_keys=False))
-    return path, address["bench-ssh-1"]
+    path.write_text(yaml.safe_dump(fleet_layout(hosts, HOSTS[0], HOSTS), sort_keys=False))
+    return path, hosts[HOSTS[0]]["ansible_host"]
 
 
 def new_release(into, line):
