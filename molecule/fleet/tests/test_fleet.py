@@ -123,9 +123,19 @@ def current_release(app):
     return app.check_output("readlink /srv/demo/current").rsplit("/", 1)[1]
 
 
+def worker_pids(app):
+    """The pids of the web workers circusd runs on the app host."""
+    return json.loads(app.check_output(f"{CIRCUSCTL} --json list demo"))["pids"]
+
+
 def workers(app):
     """How many web workers circusd runs on the app host."""
-    return len(json.loads(app.check_output(f"{CIRCUSCTL} --json list demo"))["pids"])
+    return len(worker_pids(app))
+
+
+def socket_address(app):
+    """The app host's address on the fleet's network, where its app's socket listens."""
+    return socket_address(app)
 
 
 def reload_both_app_hosts():
@@ -176,7 +186,7 @@ def test_every_app_host_serves_release_2_with_2_workers():
     for name in APP_HOSTS:
         app = fleet_host(name)
         assert workers(app) == 2
-        address = app.check_output("hostname -I").split()[0]
+        address = socket_address(app)
         for _request in range(4):
             page = app.check_output("python3 -c %s %s", FETCH, f"http://{address}:8000/")
             assert "Release 2." in page, name
@@ -197,7 +207,7 @@ def test_a_row_written_through_app1_is_read_through_app2():
         json.dumps(variables),
     )
     app2 = fleet_host("webstack-fleet-app2")
-    address = app2.check_output("hostname -I").split()[0]
+    address = socket_address(app2)
     page = app2.check_output("python3 -c %s %s", FETCH, f"http://{address}:8000/")
     assert f'<q id="latest">{text}</q>' in page
 
@@ -246,7 +256,7 @@ def test_only_the_proxies_reach_the_app_sockets():
     db = fleet_host("webstack-fleet-db")
     for name in APP_HOSTS:
         app = fleet_host(name)
-        address = app.check_output("hostname -I").split()[0]
+        address = socket_address(app)
         listening = app.check_output("ss -Htln 'sport = :8000'")
         assert f"{address}:8000" in listening and "0.0.0.0:8000" not in listening, listening
         for proxy in PROXIES:
@@ -376,13 +386,13 @@ def served_releases(app):
     """(current release, {circus pid: directory it runs in}, {(release, pid)} answered by
     /version on the host's socket)."""
     current = current_release(app)
-    pids = json.loads(app.check_output(f"{CIRCUSCTL} --json list demo"))["pids"]
+    pids = worker_pids(app)
     # Another user's /proc/PID/cwd is readable only with ptrace rights the container lacks.
     cwds = {
         pid: app.check_output("runuser -u demo -- readlink /proc/%s/cwd", str(pid)) for pid in pids
     }
     # The socket is bound to the host's private address, not to the loopback.
-    address = app.check_output("hostname -I").split()[0]
+    address = socket_address(app)
     answered = set()
     for _request in range(12):
         version = json.loads(
