@@ -129,6 +129,7 @@ options:
   venv_install:
     description: Whether to install the virtualenv when it is not complete (see above).
     type: bool
+    version_added: 1.1.0
     default: false
   pip_index_url:
     description:
@@ -136,21 +137,25 @@ options:
         read by O(user)'s group), never on a command line; it may hold a password.
       - V("") keeps pip's own settings.
     type: str
+    version_added: 1.1.0
     default: ""
   pip_cert:
     description:
       - The CA certificates pip trusts, as PEM text (written to C(pip-ca.pem) in the
         virtualenv) or the path of a bundle on the host. V("") for pip's own.
     type: str
+    version_added: 1.1.0
     default: ""
   pip_cache:
     description: pip's cache directory (O(user)'s), where its log of the install is kept too.
     type: path
+    version_added: 1.1.0
   pip_find_links:
     description:
       - A directory of wheels on the host that pip installs from alone (C(--no-index)).
       - Set by the action plugin from O(wheelhouse).
     type: path
+    version_added: 1.1.0
   wheelhouse:
     description:
       - For a host without a package index, options of M(webstack.circus.wheelhouse)
@@ -161,6 +166,7 @@ options:
         source), ships them, and installs the virtualenv from them alone. Only with
         O(venv_install).
     type: dict
+    version_added: 1.1.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - webstack.circus.app_commands

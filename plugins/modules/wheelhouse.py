@@ -79,6 +79,7 @@ options:
         earlier runs and one left partial.
       - Without it the task only builds on the controller.
     type: path
+    version_added: 1.1.0
   python:
     description:
       - The controller's Python that runs pip (it must have pip). Defaults to the Python
