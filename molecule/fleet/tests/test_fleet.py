@@ -135,7 +135,7 @@ def workers(app):
 
 def socket_address(app):
     """The app host's address on the fleet's network, where its app's socket listens."""
-    return socket_address(app)
+    return app.check_output("hostname -I").split()[0]
 
 
 def reload_both_app_hosts():
