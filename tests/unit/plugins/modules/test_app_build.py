@@ -479,3 +479,12 @@ def test_a_wheelhouse_is_installed_from_alone_and_a_bundle_path_is_used_as_it_is
         "[global]",
         "cert = /etc/ssl/ca.pem",
     ]
+
+
+def test_a_package_source_is_installed_with_the_packages_and_no_requirements_file(tmp_path):
+    build, module, venv = installing(tmp_path, code="package", filename="shop-1.0-py3-none-any.whl")
+    build.install_venv(str(venv), ["chaussette==1.3.0"])
+    assert module.commands[1][-2:] == [
+        "chaussette==1.3.0",
+        f"{build.partial}/shop-1.0-py3-none-any.whl",
+    ]
