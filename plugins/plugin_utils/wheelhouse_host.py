@@ -63,12 +63,13 @@ def unpack_command(host_path, key, archive):
             f"install -d -o root -g root -m 0755 {house}",
             f"tar -xf {shlex.quote(archive)} -C {house}",
             f"echo {shlex.quote(key)} > {house}/.complete",
-            f"find {path} -mindepth 1 -maxdepth 1 ! -name {shlex.quote(key)} -exec rm -rf {{}} +",
+            prune_command(host_path, key),
         ]
     )
 
 
 def prune_command(host_path, key):
+    """Remove every wheelhouse in host_path but KEY."""
     path = shlex.quote(host_path)
     return f"find {path} -mindepth 1 -maxdepth 1 ! -name {shlex.quote(key)} -exec rm -rf {{}} +"
 
