@@ -509,7 +509,7 @@ class Build:
         cert = params["pip_cert"]
         if cert.startswith("-----BEGIN"):
             cert = os.path.join(venv, "pip-ca.pem")
-            write_file(cert, cert_text(params["pip_cert"]), 0o644)
+            write_file(cert, params["pip_cert"].strip() + "\n", 0o644)
         if params["pip_index_url"] or cert:
             write_file(
                 os.path.join(venv, "pip.conf"),
@@ -608,10 +608,6 @@ class Build:
         os.rmdir(static)
         os.symlink(os.path.relpath(root, self.partial), static)
         return root
-
-
-def cert_text(cert):
-    return cert.strip() + "\n"
 
 
 def write_file(path, text, mode, group=0):
